@@ -1,0 +1,279 @@
+//! The `wxlogin serve` / `wxlogin dev` configuration document.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::{
+    ConfigError, ConfigSchema, deserialize_duration, deserialize_optional_secret, resolve_secret,
+};
+
+/// Where WeChat's API lives unless told otherwise.
+pub const DEFAULT_API_BASE: &str = "https://api.weixin.qq.com";
+
+/// The login server's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Log filter, in `tracing` env-filter syntax (`info`, `wxlogin=debug,info`).
+    #[serde(default = "default_log")]
+    pub log: String,
+    /// How to reach WeChat.
+    #[serde(default)]
+    pub wechat: WeChatConfig,
+    /// The mini-programs this server logs users in for.
+    #[serde(default)]
+    pub apps: Vec<AppConfig>,
+}
+
+/// `[wechat]`: the upstream API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WeChatConfig {
+    /// Base URL of WeChat's server API (or of `wxlogin simulate`).
+    #[serde(default = "default_api_base")]
+    pub api_base: String,
+    /// Extra PEM CA certificate(s) to trust, e.g. the simulator's generated CA.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Allow a plain-`http` base URL; only ever honoured for loopback hosts.
+    #[serde(default)]
+    pub allow_http: bool,
+    /// Deadline for each upstream call.
+    #[serde(default = "default_timeout", deserialize_with = "deserialize_duration")]
+    pub timeout: Duration,
+}
+
+impl Default for WeChatConfig {
+    fn default() -> Self {
+        Self {
+            api_base: default_api_base(),
+            ca_file: None,
+            allow_http: false,
+            timeout: default_timeout(),
+        }
+    }
+}
+
+/// `[[apps]]`: one mini-program.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppConfig {
+    /// The AppID, `wx` + 16 hex digits.
+    pub appid: String,
+    /// The AppSecret; required, inline or through `secret_file`.
+    #[serde(default, deserialize_with = "deserialize_optional_secret")]
+    secret: Option<SecretString>,
+    #[serde(default)]
+    secret_file: Option<PathBuf>,
+}
+
+impl AppConfig {
+    /// Builds an app entry in code (e.g. `wxlogin dev`'s demo app).
+    pub fn new(appid: impl Into<String>, secret: SecretString) -> Self {
+        Self {
+            appid: appid.into(),
+            secret: Some(secret),
+            secret_file: None,
+        }
+    }
+
+    /// The AppSecret. Present on every loaded config: [`ConfigSchema::finish`] enforces it.
+    pub fn secret(&self) -> Option<&SecretString> {
+        self.secret.as_ref()
+    }
+}
+
+impl ConfigSchema for ServerConfig {
+    const TOP_LEVEL_KEYS: &'static [&'static str] = &["listen", "log", "wechat", "apps"];
+
+    fn finish(mut self) -> Result<Self, ConfigError> {
+        for (i, app) in self.apps.iter_mut().enumerate() {
+            let key = format!("apps[{i}].secret");
+            if app.appid.trim().is_empty() {
+                return Err(ConfigError::Invalid {
+                    key: format!("apps[{i}].appid"),
+                    message: "must not be empty".into(),
+                });
+            }
+            app.secret = resolve_secret(&key, app.secret.take(), app.secret_file.as_deref())?;
+            if app.secret.is_none() {
+                return Err(ConfigError::Missing {
+                    key,
+                    hint: format!("set `secret` or `secret_file` for app {}", app.appid),
+                });
+            }
+        }
+        if let Some((i, dup)) = self
+            .apps
+            .iter()
+            .enumerate()
+            .find(|(i, a)| self.apps[..*i].iter().any(|b| b.appid == a.appid))
+        {
+            return Err(ConfigError::Invalid {
+                key: format!("apps[{i}].appid"),
+                message: format!("{} is configured twice", dup.appid),
+            });
+        }
+        if self.wechat.timeout.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "wechat.timeout".into(),
+                message: "must be greater than zero".into(),
+            });
+        }
+        Ok(self)
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_log() -> String {
+    "info".into()
+}
+
+fn default_api_base() -> String {
+    DEFAULT_API_BASE.into()
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Jail;
+    use secrecy::ExposeSecret;
+
+    use super::*;
+    use crate::load;
+
+    #[test]
+    fn defaults_apply_with_no_file_and_no_environment() {
+        Jail::expect_with(|_| {
+            let config = load::<ServerConfig>(None).unwrap().config;
+            assert_eq!(config.listen, default_listen());
+            assert_eq!(config.wechat.api_base, DEFAULT_API_BASE);
+            assert_eq!(config.wechat.timeout, Duration::from_secs(5));
+            assert!(config.apps.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_the_file_with_double_underscore_nesting() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "wxlogin.toml",
+                r#"
+                listen = "127.0.0.1:9000"
+                [wechat]
+                api_base = "https://file.example"
+                timeout = "2s"
+                [[apps]]
+                appid = "wx4f4bc4dec97d474b"
+                secret = "from-file"
+                "#,
+            )?;
+            jail.set_env("WXLOGIN_WECHAT__API_BASE", "http://127.0.0.1:1");
+            jail.set_env("WXLOGIN_WECHAT__TIMEOUT", "0.5");
+            jail.set_env("WXLOGIN_SOMETHING_ELSE", "x");
+            let loaded = load::<ServerConfig>(Some("wxlogin.toml".as_ref())).unwrap();
+            let config = loaded.config;
+            assert_eq!(config.listen.port(), 9000);
+            assert_eq!(config.wechat.api_base, "http://127.0.0.1:1");
+            assert_eq!(config.wechat.timeout, Duration::from_millis(500));
+            assert_eq!(
+                config.apps[0].secret().unwrap().expose_secret(),
+                "from-file"
+            );
+            assert_eq!(loaded.warnings.len(), 1, "{:?}", loaded.warnings);
+            assert!(loaded.warnings[0].contains("WXLOGIN_SOMETHING_ELSE"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn apps_can_come_from_the_environment_with_a_secret_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("app.secret", "0123456789\n")?;
+            jail.set_env(
+                "WXLOGIN_APPS",
+                r#"[{appid="wx0123456789abcdef", secret_file="app.secret"}]"#,
+            );
+            let config = load::<ServerConfig>(None).unwrap().config;
+            assert_eq!(config.apps[0].appid, "wx0123456789abcdef");
+            assert_eq!(
+                config.apps[0].secret().unwrap().expose_secret(),
+                "0123456789"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_all_digit_secret_from_the_environment_stays_text() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "WXLOGIN_APPS",
+                r#"[{appid="wx0123456789abcdef", secret=123}]"#,
+            );
+            let config = load::<ServerConfig>(None).unwrap().config;
+            assert_eq!(config.apps[0].secret().unwrap().expose_secret(), "123");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[wechat]\ntimeout = \"soon\"\n")?;
+            let err = load::<ServerConfig>(Some("bad.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("timeout"), "{err}");
+
+            jail.create_file("typo.toml", "[wechat]\napi_bse = \"x\"\n")?;
+            let err = load::<ServerConfig>(Some("typo.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("api_bse"), "{err}");
+
+            jail.create_file(
+                "nosecret.toml",
+                "[[apps]]\nappid = \"wx0123456789abcdef\"\n",
+            )?;
+            let err = load::<ServerConfig>(Some("nosecret.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("apps[0].secret"), "{err}");
+
+            let err = load::<ServerConfig>(Some("missing.toml".as_ref()))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("missing.toml"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_malformed_secret_error_does_not_echo_it() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "s.toml",
+                "[[apps]]\nappid = \"wx1\"\nsecret = [\"hunter2-secret\"]\n",
+            )?;
+            let err = load::<ServerConfig>(Some("s.toml".as_ref())).unwrap_err();
+            let text = format!("{err} {err:?}");
+            assert!(!text.contains("hunter2"), "{text}");
+            Ok(())
+        });
+    }
+}
