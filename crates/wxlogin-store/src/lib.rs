@@ -1,0 +1,50 @@
+//! Storage for wxlogin: users, session_key rings, sessions, used login codes and the
+//! revocation epoch.
+//!
+//! # Layout
+//! * [`traits`]: the contract, four small capability traits ([`LoginStore`],
+//!   [`SessionStore`], [`UserStore`], [`MaintenanceStore`]) joined by [`Store`]; the server
+//!   holds an `Arc<dyn Store>`. Cross-cutting policy (caching, metrics) wraps the trait rather
+//!   than living inside a backend.
+//! * [`model`]: the backend-neutral values crossing it.
+//! * [`error`]: [`StoreError`], the one error type; driver errors never leak past it.
+//! * [`sqlite`]: the embedded backend (one file, WAL, migrations applied at open).
+//! * [`at_rest`]: AES-256-GCM sealing of session_keys, done by the caller before the store
+//!   sees them.
+//! * `conformance` (feature `conformance`): the test suite every backend must pass unchanged,
+//!   and the `conformance_tests!` macro that runs it.
+//!
+//! # Time
+//! The store never reads a clock. Methods that decide expiry take `now`; every deadline is
+//! compared as `deadline > now`. Times are persisted as integer Unix milliseconds so every SQL
+//! dialect compares them the same way.
+//!
+//! # What is never stored
+//! Tokens (only their SHA-256), login codes (only their SHA-256) and plaintext session_keys
+//! (only `at_rest` ciphertext plus a SHA-256 fingerprint of a 128-bit random key).
+
+pub mod at_rest;
+pub mod error;
+pub mod model;
+pub mod sqlite;
+pub mod traits;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use error::StoreError;
+pub use model::{
+    CodeHash, KeyFingerprint, KeyRingPolicy, LoginPolicy, LoginRecorded, NewLogin, NewSession,
+    NewSessionKey, PurgeLimits, PurgeReport, SealedSessionKey, SessionRecord, TokenHash,
+    UserRecord, new_id,
+};
+pub use sqlite::SqliteStore;
+pub use traits::{LoginStore, MaintenanceStore, SessionStore, Store, UserStore};
+
+/// SHA-256, used for token hashes, code hashes and key fingerprints.
+pub(crate) fn sha256(input: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, input);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}

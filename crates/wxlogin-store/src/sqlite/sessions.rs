@@ -1,0 +1,137 @@
+//! Token verification, sliding renewal and ending sessions.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{
+    SqliteStore, bump_epoch, drop_ring_unless_live, from_millis, id_text, millis, parse_id,
+};
+use crate::error::StoreError;
+use crate::model::{SessionRecord, TokenHash};
+use crate::traits::SessionStore;
+
+/// The columns `find_session` reads, in order.
+type SessionRow = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn find_session(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        // One probe of the unique token_hash index plus one primary-key probe into users.
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.session_id, s.user_id, s.appid, u.openid, u.unionid, s.family_id, \
+             s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at \
+             FROM sessions AS s JOIN users AS u ON u.user_id = s.user_id \
+             WHERE s.token_hash = ?1 AND s.idle_expires_at > ?2 AND s.absolute_expires_at > ?2",
+        )
+        .bind(token_hash.as_bytes().as_slice())
+        .bind(millis(now))
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(session_record).transpose()
+    }
+
+    async fn touch_session(
+        &self,
+        session_id: Uuid,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // PostgreSQL / MySQL: GREATEST and LEAST instead of SQLite's scalar max and min.
+        let changed = sqlx::query(
+            "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2), \
+             idle_expires_at = max(idle_expires_at, min(?3, absolute_expires_at)) \
+             WHERE session_id = ?1 AND idle_expires_at > ?2 AND absolute_expires_at > ?2",
+        )
+        .bind(id_text(session_id))
+        .bind(millis(now))
+        .bind(millis(idle_expires_at))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn end_session(&self, session_id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let session_text = id_text(session_id);
+        let mut tx = self.begin_write().await?;
+        let owner: Option<(String,)> =
+            sqlx::query_as("SELECT user_id FROM sessions WHERE session_id = ?1")
+                .bind(&session_text)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some((user_id,)) = owner else {
+            return Ok(false);
+        };
+        sqlx::query("DELETE FROM sessions WHERE session_id = ?1")
+            .bind(&session_text)
+            .execute(&mut *tx)
+            .await?;
+        bump_epoch(&mut tx).await?;
+        drop_ring_unless_live(&mut tx, &user_id, millis(now)).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn end_user_sessions(
+        &self,
+        user_id: Uuid,
+        _now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let user_text = id_text(user_id);
+        let mut tx = self.begin_write().await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = ?1")
+            .bind(&user_text)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM session_keys WHERE user_id = ?1")
+            .bind(&user_text)
+            .execute(&mut *tx)
+            .await?;
+        if ended > 0 {
+            bump_epoch(&mut tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    async fn revocation_epoch(&self) -> Result<u64, StoreError> {
+        let (epoch,): (i64,) = sqlx::query_as("SELECT epoch FROM revocation_epoch WHERE id = 1")
+            .fetch_one(&self.reader)
+            .await?;
+        u64::try_from(epoch).map_err(|_| StoreError::corrupt("negative revocation epoch"))
+    }
+}
+
+fn session_record(row: SessionRow) -> Result<SessionRecord, StoreError> {
+    let (session_id, user_id, appid, openid, unionid, family_id, created, seen, idle, absolute) =
+        row;
+    Ok(SessionRecord {
+        session_id: parse_id(&session_id)?,
+        user_id: parse_id(&user_id)?,
+        appid,
+        openid,
+        unionid,
+        family_id: family_id.as_deref().map(parse_id).transpose()?,
+        created_at: from_millis(created)?,
+        last_seen_at: from_millis(seen)?,
+        idle_expires_at: from_millis(idle)?,
+        absolute_expires_at: from_millis(absolute)?,
+    })
+}

@@ -1,0 +1,153 @@
+//! The storage contract, as small capability traits joined by [`Store`].
+//!
+//! A part of the server that only verifies tokens can hold an `Arc<dyn SessionStore>`; the
+//! server as a whole holds an `Arc<dyn Store>`. Every backend implements all four traits and
+//! must pass the `conformance` suite (feature `conformance`) unchanged.
+//!
+//! Rules every implementation follows:
+//! * **Time comes from the caller.** Methods that decide expiry take `now`; a record is live
+//!   while its deadline is strictly after `now`. No database clock, no TTL.
+//! * **Atomicity is per method.** Each method is one transaction (or one atomic statement);
+//!   a method that returns `Err` has changed nothing.
+//! * **Revocation epoch.** Every write that ends a session that may still be live
+//!   (`end_session`, `end_user_sessions`, `delete_user`, cap eviction in `record_login`) bumps
+//!   the epoch in the same transaction, so a process that reads a new epoch also sees the
+//!   write. Purging already expired sessions does not bump it.
+//! * **Personal-data minimisation.** When a user's last live session ends, their session_key
+//!   ring is dropped in the same transaction.
+
+use std::fmt::Debug;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::model::{
+    CodeHash, KeyRingPolicy, LoginRecorded, NewLogin, PurgeLimits, PurgeReport, SealedSessionKey,
+    SessionRecord, TokenHash, UserRecord,
+};
+
+/// Writes made by the login endpoint.
+#[async_trait]
+pub trait LoginStore: Send + Sync {
+    /// Records one successful code exchange, all in one transaction:
+    /// 1. upserts the user by (appid, openid): creates it, or refreshes `last_login_at` and sets
+    ///    the unionid when one is given (a `None` never erases a known unionid);
+    /// 2. updates the key ring: if the fingerprint differs from the current key's, the current
+    ///    key is retired at `now` and the new one becomes current; retired keys beyond
+    ///    `policy.key_ring` (count, window) are dropped either way;
+    /// 3. inserts the session (a duplicate session id or token hash is
+    ///    [`StoreError::Conflict`]);
+    /// 4. deletes the user's sessions already expired at `now`, then evicts the oldest live
+    ///    ones (by `created_at`) beyond `policy.max_sessions`, never the new one;
+    /// 5. bumps the revocation epoch if anything live was evicted.
+    ///
+    /// Two concurrent logins of the same (appid, openid) yield one user and, within the cap,
+    /// both sessions.
+    async fn record_login(
+        &self,
+        login: NewLogin,
+        now: OffsetDateTime,
+    ) -> Result<LoginRecorded, StoreError>;
+
+    /// Claims a login code for single use. Returns `true` for exactly one caller among all
+    /// that present the same (appid, code_hash) while a claim is unexpired, even concurrently
+    /// and across processes; `false` for every other. A record whose `expires_at <= now`
+    /// counts as absent and is taken over. The caller passes `expires_at = now + 300 s`.
+    async fn claim_login_code(
+        &self,
+        appid: &str,
+        code_hash: &CodeHash,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Token verification and session lifetime.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// The hot path: the session whose token hashes to `token_hash`, joined with its user, or
+    /// `None` when unknown or expired at `now`. One indexed read, no write.
+    async fn find_session(
+        &self,
+        token_hash: &TokenHash,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Sliding renewal: sets `last_seen_at = now` and moves the idle deadline to
+    /// `idle_expires_at`, capped at the absolute deadline and never moved backwards. Returns
+    /// `false` (and changes nothing) when the session is missing or expired at `now`.
+    async fn touch_session(
+        &self,
+        session_id: Uuid,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends one session (logout). Returns whether it existed. Bumps the epoch; if the user has
+    /// no other session live at `now`, drops their key ring. Once this returns, no
+    /// `find_session` started afterwards returns the session.
+    async fn end_session(&self, session_id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Ends every session of a user ("revoke all") and drops their key ring. Returns how many
+    /// sessions were removed; bumps the epoch when that is more than zero.
+    async fn end_user_sessions(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
+
+    /// The revocation epoch: grows (by at least one) with every session-ending write. Cheap
+    /// enough to poll every few hundred milliseconds. Compare for inequality, not order: a
+    /// recreated database starts again at zero.
+    async fn revocation_epoch(&self) -> Result<u64, StoreError>;
+}
+
+/// Users and their session_key rings.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// The user with this (appid, openid), compared byte for byte.
+    async fn find_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    /// The user with this id.
+    async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<UserRecord>, StoreError>;
+
+    /// Deletes the user with their sessions and key ring (personal-data deletion). Returns
+    /// whether the user existed; bumps the epoch when it did.
+    async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError>;
+
+    /// The user's session_key ring as usable at `now`: the current key first, then retired
+    /// keys newest first, only those retired after `now - policy.window` and at most
+    /// `policy.keep_previous` of them. Empty when the user has no ring.
+    async fn key_ring(
+        &self,
+        user_id: Uuid,
+        now: OffsetDateTime,
+        policy: KeyRingPolicy,
+    ) -> Result<Vec<SealedSessionKey>, StoreError>;
+}
+
+/// Housekeeping and health.
+#[async_trait]
+pub trait MaintenanceStore: Send + Sync {
+    /// One bounded purge pass, each kind in its own short transaction, at most
+    /// `limits.batch_size` rows of each: sessions expired at `now`, used-code records expired
+    /// at `now`, key rings of users with no live session, retired keys older than
+    /// `limits.key_window`, and users whose last login is at or before
+    /// `now - limits.inactive_after` and who hold no live session (with everything they own).
+    /// Never removes anything live. Call again while [`PurgeReport::more`].
+    async fn purge(
+        &self,
+        now: OffsetDateTime,
+        limits: PurgeLimits,
+    ) -> Result<PurgeReport, StoreError>;
+
+    /// Succeeds when the store answers a trivial query (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Everything the server needs from storage; held as `Arc<dyn Store>`.
+pub trait Store: LoginStore + SessionStore + UserStore + MaintenanceStore + Debug {}
+
+impl<T> Store for T where T: LoginStore + SessionStore + UserStore + MaintenanceStore + Debug {}
