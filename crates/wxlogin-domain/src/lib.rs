@@ -2,22 +2,23 @@
 //!
 //! It knows WeChat only through `wxlogin-wechat`, storage only through `wxlogin-store`, and
 //! nothing of HTTP: routes in `wxlogin-http` translate to and from it, once.
+//!
+//! - [`LoginService`]: the code exchange, token verification (with the in-process cache of
+//!   `cache.rs`) and every path that ends a session.
+//! - [`token`]: minting and hashing our opaque bearer tokens.
+//! - [`WindowCounter`]: fixed-window counters for abuse limits.
 
 mod apps;
+mod cache;
+mod error;
 mod limiter;
 mod policy;
-mod token;
+mod service;
+pub mod token;
 
 pub use apps::{App, Apps};
+pub use error::{AdminError, LoginError, SessionError};
 pub use limiter::{Limit, Verdict, WindowCounter};
 pub use policy::SessionPolicy;
-pub use token::{IssuedToken, TOKEN_PREFIX, TokenHash};
-
-/// Why a login failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    #[error("unknown appid")]
-    UnknownApp,
-    #[error("an appid is required when several apps are configured")]
-    AppRequired,
-}
+pub use service::{LoginOutcome, LoginService, LoginServiceParts, VerifiedSession};
+pub use token::{IssuedToken, TOKEN_PREFIX};

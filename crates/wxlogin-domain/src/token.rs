@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 
-use sha2::{Digest, Sha256};
+use wxlogin_store::TokenHash;
 
 /// Every token starts with this.
 pub const TOKEN_PREFIX: &str = "wxl_";
@@ -53,32 +53,14 @@ impl std::fmt::Debug for IssuedToken {
     }
 }
 
-/// The SHA-256 of a token: how sessions are found without storing tokens.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub [u8; 32]);
-
-impl TokenHash {
-    /// Hashes a presented token.
-    pub fn of(token: &str) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
-    }
-
-    /// Hashes a presented token if it has our shape, so garbage never reaches the store.
-    pub fn of_presented(token: &str) -> Option<Self> {
-        let random = token.strip_prefix(TOKEN_PREFIX)?;
-        let well_formed = random.len() == ENCODED_LEN
-            && random
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        well_formed.then(|| Self::of(token))
-    }
-}
-
-impl std::fmt::Debug for TokenHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // A prefix is enough to correlate in a debugger and useless to an attacker.
-        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
-    }
+/// Hashes a presented token if it has our shape, so garbage never reaches the store.
+pub fn hash_presented(token: &str) -> Option<TokenHash> {
+    let random = token.strip_prefix(TOKEN_PREFIX)?;
+    let well_formed = random.len() == ENCODED_LEN
+        && random
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    well_formed.then(|| TokenHash::of(token))
 }
 
 #[cfg(test)]
@@ -92,7 +74,7 @@ mod tests {
         assert_ne!(a.text(), b.text());
         assert!(a.text().starts_with("wxl_"));
         assert_eq!(a.text().len(), 4 + 43);
-        assert_eq!(TokenHash::of_presented(a.text()), Some(a.hash()));
+        assert_eq!(hash_presented(a.text()), Some(a.hash()));
     }
 
     #[test]
@@ -105,10 +87,10 @@ mod tests {
             &"wxl_".repeat(20),
             "xyz_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         ] {
-            assert_eq!(TokenHash::of_presented(bad), None, "{bad}");
+            assert_eq!(hash_presented(bad), None, "{bad}");
         }
         let bad_char = format!("wxl_{}+", "A".repeat(42));
-        assert_eq!(TokenHash::of_presented(&bad_char), None);
+        assert_eq!(hash_presented(&bad_char), None);
     }
 
     #[test]
