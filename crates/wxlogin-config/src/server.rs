@@ -148,6 +148,8 @@ fn default_timeout() -> Duration {
 }
 
 #[cfg(test)]
+// figment::Jail closures return figment::Error, which is large; fine in tests.
+#[allow(clippy::result_large_err)]
 mod tests {
     use figment::Jail;
     use secrecy::ExposeSecret;

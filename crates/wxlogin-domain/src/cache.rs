@@ -78,7 +78,11 @@ impl SessionCache {
             return None;
         }
         let found = read(self.shard(hash)).get(hash).cloned();
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -101,10 +105,11 @@ impl SessionCache {
         if self.generation() != generation {
             return;
         }
-        if shard.len() >= self.per_shard && !shard.contains_key(&hash) {
-            if let Some(victim) = shard.keys().next().copied() {
-                shard.remove(&victim);
-            }
+        if shard.len() >= self.per_shard
+            && !shard.contains_key(&hash)
+            && let Some(victim) = shard.keys().next().copied()
+        {
+            shard.remove(&victim);
         }
         shard.insert(hash, session);
     }
@@ -222,7 +227,11 @@ mod tests {
     fn capacity_is_bounded_and_zero_disables() {
         let cache = SessionCache::new(64);
         for i in 0..1000 {
-            cache.fill(TokenHash::of(format!("{i}")), session(i), cache.generation());
+            cache.fill(
+                TokenHash::of(format!("{i}")),
+                session(i),
+                cache.generation(),
+            );
         }
         assert!(cache.len() <= 64, "{}", cache.len());
         let off = SessionCache::new(0);

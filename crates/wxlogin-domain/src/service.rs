@@ -126,7 +126,11 @@ impl LoginService {
         if !claimed {
             return Err(LoginError::CodeUsed { errcode: None });
         }
-        let session = match inner.wechat.jscode2session(&app.appid, &app.secret, code).await {
+        let session = match inner
+            .wechat
+            .jscode2session(&app.appid, &app.secret, code)
+            .await
+        {
             Ok(session) => session,
             Err(error) => {
                 let mapped = LoginError::from_wechat(&error);
@@ -222,7 +226,9 @@ impl LoginService {
         if expected_appid.is_some_and(|expected| expected != session.appid) {
             return Err(SessionError::OtherApp);
         }
-        Ok(VerifiedSession(self.renew_if_due(hash, session, now).await?))
+        Ok(VerifiedSession(
+            self.renew_if_due(hash, session, now).await?,
+        ))
     }
 
     /// Sliding renewal: push the idle deadline out, writing at most once per renew interval.

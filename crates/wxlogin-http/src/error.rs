@@ -133,6 +133,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
         StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
         StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
         s if s.is_client_error() => ErrorCode::InvalidRequest,
         _ => ErrorCode::Internal,

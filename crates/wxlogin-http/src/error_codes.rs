@@ -59,6 +59,8 @@ error_codes! {
     PayloadTooLarge = ("payload_too_large", PAYLOAD_TOO_LARGE, "The request body is too large."),
     /// The body is not `application/json`.
     UnsupportedMediaType = ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Send the body as application/json."),
+    /// The request took longer than the server allows.
+    RequestTimeout = ("request_timeout", REQUEST_TIMEOUT, "The request took too long."),
     /// Too many requests (ours, or WeChat's 45011); see `Retry-After`.
     RateLimited = ("rate_limited", TOO_MANY_REQUESTS, "Too many requests; retry later."),
     /// Our own failure; details are in the server log under the request id.

@@ -1,0 +1,68 @@
+//! Domain and store failures → registry errors. The only place that decides statuses.
+
+use wxlogin_domain::{LoginError, SessionError};
+use wxlogin_store::StoreError;
+
+use crate::{ApiError, ErrorCode};
+
+/// WeChat's minute quota (45011) resets within a minute.
+const WECHAT_RATE_LIMIT_RETRY_SECS: u64 = 60;
+/// WeChat's -1 "system busy" is usually momentary; the client needs a fresh code anyway.
+const WECHAT_BUSY_RETRY_SECS: u64 = 2;
+/// A store hiccup (pool exhausted, failover).
+const UNAVAILABLE_RETRY_SECS: u64 = 1;
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        let errcode = error.wechat_errcode();
+        let api = match error {
+            LoginError::UnknownApp => ApiError::new(ErrorCode::UnknownAppid),
+            LoginError::AppRequired => ApiError::new(ErrorCode::InvalidRequest)
+                .with_message("`appid` is required: this server serves several apps."),
+            LoginError::MalformedCode => ApiError::new(ErrorCode::InvalidRequest)
+                .with_message("`code` must be the non-empty code from wx.login()."),
+            LoginError::InvalidCode { .. } => ApiError::new(ErrorCode::InvalidCode),
+            LoginError::CodeUsed { .. } => ApiError::new(ErrorCode::CodeUsed),
+            LoginError::RateLimited => ApiError::new(ErrorCode::RateLimited)
+                .with_message("WeChat's per-user login limit was reached; retry in a minute.")
+                .with_retry_after(WECHAT_RATE_LIMIT_RETRY_SECS),
+            LoginError::WeChatBusy => {
+                ApiError::new(ErrorCode::WechatBusy).with_retry_after(WECHAT_BUSY_RETRY_SECS)
+            }
+            LoginError::UserBlocked => ApiError::new(ErrorCode::UserBlocked),
+            LoginError::WeChatMisconfigured { .. } => ApiError::new(ErrorCode::WechatMisconfigured),
+            LoginError::WeChatRejected { .. } => ApiError::new(ErrorCode::WechatError),
+            LoginError::UpstreamTimeout => ApiError::new(ErrorCode::UpstreamTimeout),
+            LoginError::UpstreamBadResponse => ApiError::new(ErrorCode::UpstreamBadResponse),
+            LoginError::Store(error) => return error.into(),
+            LoginError::Internal(detail) => return ApiError::internal(&detail),
+        };
+        match errcode {
+            Some(errcode) => api.with_wechat_errcode(errcode),
+            None => api,
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Malformed | SessionError::NotFound | SessionError::OtherApp => {
+                tracing::debug!(reason = %error, "token refused");
+                ApiError::new(ErrorCode::InvalidToken)
+            }
+            SessionError::Store(error) => error.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "store unavailable");
+            ApiError::new(ErrorCode::Unavailable).with_retry_after(UNAVAILABLE_RETRY_SECS)
+        } else {
+            ApiError::internal(&error)
+        }
+    }
+}

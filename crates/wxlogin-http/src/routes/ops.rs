@@ -1,0 +1,52 @@
+//! Health, readiness, the OpenAPI document and the test clock.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::routes::rfc3339;
+use crate::{ApiError, ApiJson, AppState, ErrorCode};
+
+/// `GET /healthz`: the process is up.
+pub(crate) async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the store answers.
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    match state.service.ready().await {
+        Ok(()) => Ok(Json(json!({"status": "ready", "checks": {"store": "ok"}}))),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: store");
+            Err(ApiError::new(ErrorCode::Unavailable)
+                .with_message("The store is not reachable.")
+                .with_retry_after(1))
+        }
+    }
+}
+
+/// `GET /openapi.json`.
+pub(crate) async fn openapi() -> Json<Value> {
+    Json(crate::openapi::document())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AdvanceClock {
+    advance_secs: u64,
+}
+
+/// `POST /dev/clock`: moves the server's clock forward (only with `--test-clock`).
+pub(crate) async fn advance_clock(
+    State(state): State<AppState>,
+    request: Result<ApiJson<AdvanceClock>, ApiError>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(clock) = &state.settings.test_clock else {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    };
+    let ApiJson(request) = request?;
+    let now = clock.advance(Duration::from_secs(request.advance_secs));
+    Ok(Json(json!({"now": rfc3339(now)})))
+}
