@@ -22,11 +22,4 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-mod simulate {
-    //! Placeholder until the simulator crate lands (same commit series).
-    #[derive(Debug, clap::Args)]
-    pub(crate) struct SimulateArgs {}
-    pub(crate) async fn run(_args: SimulateArgs) -> anyhow::Result<()> {
-        anyhow::bail!("not yet")
-    }
-}
+mod simulate;
