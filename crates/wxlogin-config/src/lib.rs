@@ -18,5 +18,8 @@ mod values;
 pub use loader::{ConfigError, ConfigSchema, ENV_PREFIX, Loaded, load};
 pub use secrecy::ExposeSecret;
 pub use secret::{SecretString, resolve_secret};
-pub use server::{AppConfig, DEFAULT_API_BASE, ServerConfig, WeChatConfig};
+pub use server::{
+    AppConfig, DEFAULT_API_BASE, LimitsConfig, PurgeConfig, ServerConfig, SessionsConfig,
+    WeChatConfig,
+};
 pub use values::{deserialize_duration, deserialize_optional_secret};

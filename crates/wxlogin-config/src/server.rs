@@ -30,6 +30,120 @@ pub struct ServerConfig {
     /// The mini-programs this server logs users in for.
     #[serde(default)]
     pub apps: Vec<AppConfig>,
+    /// Where the embedded store and its generated at-rest key live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The store: `sqlite://PATH` (default: `wxlogin.db` in `data_dir`). May hold a password,
+    /// so it is a secret (`database_url_file` works too).
+    #[serde(default, deserialize_with = "deserialize_optional_secret")]
+    pub database_url: Option<SecretString>,
+    #[serde(default)]
+    database_url_file: Option<PathBuf>,
+    /// Keys that encrypt session_keys at rest: `id:base64(32 bytes)`, comma-separated, the
+    /// first seals. Generated into `data_dir` when absent (embedded store only).
+    #[serde(default, deserialize_with = "deserialize_optional_secret")]
+    pub at_rest_keys: Option<SecretString>,
+    #[serde(default)]
+    at_rest_keys_file: Option<PathBuf>,
+    /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// One log line per request.
+    #[serde(default)]
+    pub access_log: bool,
+    /// `[sessions]`: lifetimes, caps, the cache.
+    #[serde(default)]
+    pub sessions: SessionsConfig,
+    /// `[limits]`: abuse limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// `[purge]`: the background clean-up of expired data.
+    #[serde(default)]
+    pub purge: PurgeConfig,
+}
+
+/// `[sessions]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub idle_timeout: Duration,
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub absolute_lifetime: Duration,
+    /// Devices per user; the oldest session is evicted beyond it.
+    pub max_per_user: u32,
+    /// Sliding renewal writes at most once per this interval per session.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub renew_interval: Duration,
+    /// Previous session_keys kept per user, and for how long.
+    pub previous_keys: u32,
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub previous_key_window: Duration,
+    /// Users with no login for this long are deleted.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub inactive_user_retention: Duration,
+    /// Sessions held in memory (0 = no cache).
+    pub cache_capacity: usize,
+    /// How often the store's revocation epoch is polled: the most an operator command run in
+    /// another process can take to reach this server's cache.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub revocation_poll: Duration,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        const DAY: u64 = 86_400;
+        Self {
+            idle_timeout: Duration::from_secs(7 * DAY),
+            absolute_lifetime: Duration::from_secs(30 * DAY),
+            max_per_user: 10,
+            renew_interval: Duration::from_secs(60),
+            previous_keys: 2,
+            previous_key_window: Duration::from_secs(600),
+            inactive_user_retention: Duration::from_secs(180 * DAY),
+            cache_capacity: 200_000,
+            revocation_poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Failed logins (bad or used code, bad request) per client IP per minute; 0 = off.
+    pub failed_logins_per_ip_per_minute: u32,
+    /// Logins per appid per minute; 0 = off (the default: one attacker must not be able to
+    /// lock out a whole app).
+    pub logins_per_app_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            failed_logins_per_ip_per_minute: 30,
+            logins_per_app_per_minute: 0,
+        }
+    }
+}
+
+/// `[purge]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PurgeConfig {
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub interval: Duration,
+    /// Rows of each kind per pass.
+    pub batch_size: u32,
+}
+
+impl Default for PurgeConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(60),
+            batch_size: 1000,
+        }
+    }
 }
 
 /// `[wechat]`: the upstream API.
@@ -91,9 +205,53 @@ impl AppConfig {
 }
 
 impl ConfigSchema for ServerConfig {
-    const TOP_LEVEL_KEYS: &'static [&'static str] = &["listen", "log", "wechat", "apps"];
+    const TOP_LEVEL_KEYS: &'static [&'static str] = &[
+        "listen",
+        "log",
+        "wechat",
+        "apps",
+        "data_dir",
+        "database_url",
+        "database_url_file",
+        "at_rest_keys",
+        "at_rest_keys_file",
+        "trusted_proxies",
+        "access_log",
+        "sessions",
+        "limits",
+        "purge",
+    ];
 
     fn finish(mut self) -> Result<Self, ConfigError> {
+        self.database_url = resolve_secret(
+            "database_url",
+            self.database_url.take(),
+            self.database_url_file.as_deref(),
+        )?;
+        self.at_rest_keys = resolve_secret(
+            "at_rest_keys",
+            self.at_rest_keys.take(),
+            self.at_rest_keys_file.as_deref(),
+        )?;
+        let s = &self.sessions;
+        if s.idle_timeout.is_zero() || s.absolute_lifetime.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "sessions.idle_timeout".into(),
+                message: "session lifetimes must be greater than zero".into(),
+            });
+        }
+        if s.max_per_user == 0 {
+            return Err(ConfigError::Invalid {
+                key: "sessions.max_per_user".into(),
+                message: "must be at least 1".into(),
+            });
+        }
+        if s.revocation_poll.is_zero() {
+            return Err(ConfigError::Invalid {
+                key: "sessions.revocation_poll".into(),
+                message: "must be greater than zero".into(),
+            });
+        }
         for (i, app) in self.apps.iter_mut().enumerate() {
             let key = format!("apps[{i}].secret");
             if app.appid.trim().is_empty() {
@@ -129,6 +287,10 @@ impl ConfigSchema for ServerConfig {
         }
         Ok(self)
     }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("wxlogin-data")
 }
 
 fn default_listen() -> SocketAddr {
