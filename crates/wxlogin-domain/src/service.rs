@@ -179,7 +179,7 @@ impl LoginService {
             )
             .await?;
         inner.cache.invalidate_sessions(&recorded.evicted_sessions);
-        info!(
+        debug!(
             user_id = %recorded.user_id,
             %session_id,
             appid = %app.appid,
@@ -268,7 +268,7 @@ impl LoginService {
         if let Some(hash) = hash_presented(token) {
             inner.cache.invalidate_token(&hash);
         }
-        info!(user_id = %session.user_id, session_id = %session.session_id, "logout");
+        debug!(user_id = %session.user_id, session_id = %session.session_id, "logout");
         Ok(())
     }
 

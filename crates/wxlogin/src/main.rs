@@ -3,6 +3,7 @@
 
 mod commands;
 mod runtime;
+mod setup;
 
 use clap::Parser;
 

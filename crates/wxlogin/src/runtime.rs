@@ -1,7 +1,7 @@
 //! Process plumbing shared by every long-running command: the Tokio runtime, logging, the
 //! `listening on ADDR` announcement and the shutdown signal.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -23,6 +23,7 @@ pub(crate) fn init_logging(filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 

@@ -2,6 +2,12 @@
 
 use clap::{Parser, Subcommand};
 
+mod check_config;
+mod dev;
+mod serve;
+mod simulate;
+mod user;
+
 /// wxlogin: the login server for WeChat mini-programs.
 #[derive(Debug, Parser)]
 #[command(name = "wxlogin", version, about, long_about = None)]
@@ -12,14 +18,24 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the login server.
+    Serve(serve::ServeArgs),
+    /// Run the login server and a WeChat simulator in one process, for local development.
+    Dev(dev::DevArgs),
+    /// Validate the configuration and print a summary (no secrets).
+    CheckConfig(check_config::CheckConfigArgs),
+    /// Operator actions on one user: revoke their sessions, or delete them.
+    User(user::UserArgs),
     /// Run a faithful stand-in for api.weixin.qq.com, for offline development and tests.
     Simulate(simulate::SimulateArgs),
 }
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::Dev(args) => dev::run(args).await,
+        Command::CheckConfig(args) => check_config::run(args).await,
+        Command::User(args) => user::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
     }
 }
-
-mod simulate;
