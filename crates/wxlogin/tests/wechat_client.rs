@@ -244,7 +244,6 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 fn assert_redacted(err: &WeChatError, secret: &str, code: &str) {
     let text = format!("{err} {err:?} {err:#?}");
-    eprintln!("ERRTEXT {err} || {err:?}");
     for leak in [secret, code, "secret=", "js_code="] {
         assert!(!text.contains(leak), "{leak:?} leaked into {text}");
     }
