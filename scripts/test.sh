@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test suite of wxlogin. This is README's test command and what CI runs.
+#
+# It installs what the suites need when it is missing (so it works on a fresh machine), runs
+# the Rust workspace tests, then the compatibility suite that drives our WeChat simulator with
+# wechatpy, a WeChat SDK we did not write. Any failure makes it exit non-zero.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- Python side: wechatpy (pinned) in a private virtualenv under target/ -----------------------
+PYENV=target/pyenv
+if [ ! -x "$PYENV/bin/python" ] || ! "$PYENV/bin/python" -c 'import wechatpy, pytest' 2>/dev/null; then
+  log "installing wechatpy 1.8.18 and pytest into $PYENV"
+  python3 -m venv "$PYENV"
+  "$PYENV/bin/pip" install --quiet --disable-pip-version-check \
+    'wechatpy==1.8.18' 'cryptography>=41' 'pytest>=8'
+fi
+
+# --- Rust workspace ----------------------------------------------------------------------------
+log "cargo test (workspace, all features)"
+cargo test --workspace --all-features --locked
+
+# --- wechatpy against the real simulator binary --------------------------------------------------
+log "wechatpy compatibility suite"
+cargo build --locked --bin wxlogin
+WXLOGIN_BIN="$PWD/target/debug/wxlogin" "$PYENV/bin/python" -m pytest -q tests/wechatpy
+
+log "all suites passed"
