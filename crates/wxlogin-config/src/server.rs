@@ -428,6 +428,21 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_at_the_repository_root_loads() {
+        let example = include_str!("../../../wxlogin.example.toml");
+        Jail::expect_with(|jail| {
+            jail.create_file("app.secret", "example-secret")?;
+            let text = example.replace("/run/secrets/wx1234567890abcdef", "app.secret");
+            jail.create_file("example.toml", &text)?;
+            let config = load::<ServerConfig>(Some("example.toml".as_ref())).unwrap().config;
+            assert_eq!(config.apps.len(), 1);
+            assert_eq!(config.sessions.max_per_user, 10);
+            assert_eq!(config.limits.failed_logins_per_ip_per_minute, 30);
+            Ok(())
+        });
+    }
+
+    #[test]
     fn a_malformed_secret_error_does_not_echo_it() {
         Jail::expect_with(|jail| {
             jail.create_file(
