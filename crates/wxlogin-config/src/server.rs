@@ -434,7 +434,9 @@ mod tests {
             jail.create_file("app.secret", "example-secret")?;
             let text = example.replace("/run/secrets/wx1234567890abcdef", "app.secret");
             jail.create_file("example.toml", &text)?;
-            let config = load::<ServerConfig>(Some("example.toml".as_ref())).unwrap().config;
+            let config = load::<ServerConfig>(Some("example.toml".as_ref()))
+                .unwrap()
+                .config;
             assert_eq!(config.apps.len(), 1);
             assert_eq!(config.sessions.max_per_user, 10);
             assert_eq!(config.limits.failed_logins_per_ip_per_minute, 30);
