@@ -77,7 +77,19 @@ pub enum AtRestError {
     },
 }
 
-/// The AAD of a session_key row: `appid ‖ 0x00 ‖ openid`.
+/// The AAD binding a stored access_token to its app.
+pub fn access_token_aad(appid: &str) -> Vec<u8> {
+    // The leading 0x01 and the label keep these apart from session_key AADs (which start with
+    // an appid, never with a control byte).
+    [b"\x01access_token\x00".as_slice(), appid.as_bytes()].concat()
+}
+
+/// The AAD binding a stored phone number to its user.
+pub fn phone_aad(user_id: &str) -> Vec<u8> {
+    [b"\x01phone\x00".as_slice(), user_id.as_bytes()].concat()
+}
+
+/// The AAD binding a sealed session_key to its row: `appid ‖ 0x00 ‖ openid`.
 pub fn session_key_aad(appid: &str, openid: &str) -> Vec<u8> {
     let mut aad = Vec::with_capacity(appid.len() + 1 + openid.len());
     aad.extend_from_slice(appid.as_bytes());

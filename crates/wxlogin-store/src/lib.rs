@@ -34,12 +34,12 @@ pub mod conformance;
 
 pub use error::StoreError;
 pub use model::{
-    CodeHash, KeyFingerprint, KeyRingPolicy, LoginPolicy, LoginRecorded, NewLogin, NewSession,
-    NewSessionKey, PurgeLimits, PurgeReport, SealedSessionKey, SessionRecord, TokenHash,
-    UserRecord, new_id,
+    CodeHash, ForcedRefreshPolicy, KeyFingerprint, KeyRingPolicy, LoginPolicy, LoginRecorded,
+    NewLogin, NewSession, NewSessionKey, PurgeLimits, PurgeReport, SealedSessionKey, SessionRecord,
+    StoredAccessToken, TokenHash, UserRecord, new_id,
 };
 pub use sqlite::SqliteStore;
-pub use traits::{LoginStore, MaintenanceStore, SessionStore, Store, UserStore};
+pub use traits::{AccessTokenStore, LoginStore, MaintenanceStore, SessionStore, Store, UserStore};
 
 /// SHA-256, used for token hashes, code hashes and key fingerprints.
 pub(crate) fn sha256(input: &[u8]) -> [u8; 32] {

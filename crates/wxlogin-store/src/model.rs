@@ -313,3 +313,42 @@ pub struct PurgeReport {
     /// True when some kind hit `batch_size`: there may be more to remove.
     pub more: bool,
 }
+
+/// The app's WeChat access_token as stored: sealed by [`AtRestKeys`](crate::at_rest::AtRestKeys)
+/// with [`access_token_aad`](crate::at_rest::access_token_aad).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredAccessToken {
+    /// Ciphertext of the token text.
+    pub sealed: Vec<u8>,
+    /// When WeChat said the token expires.
+    pub expires_at: OffsetDateTime,
+    /// When it was fetched; a save never replaces a token fetched later.
+    pub fetched_at: OffsetDateTime,
+}
+
+impl fmt::Debug for StoredAccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredAccessToken")
+            .field("expires_at", &self.expires_at)
+            .field("fetched_at", &self.fetched_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// WeChat's limits on forced refreshes of the stable access_token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForcedRefreshPolicy {
+    /// Consecutive forced refreshes must be at least this far apart (WeChat: 30 s).
+    pub min_interval: Duration,
+    /// At most this many a day (WeChat: 20), days counted in China Standard Time.
+    pub daily_cap: u32,
+}
+
+impl Default for ForcedRefreshPolicy {
+    fn default() -> Self {
+        Self {
+            min_interval: Duration::from_secs(30),
+            daily_cap: 20,
+        }
+    }
+}

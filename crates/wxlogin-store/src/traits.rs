@@ -1,7 +1,7 @@
 //! The storage contract, as small capability traits joined by [`Store`].
 //!
 //! A part of the server that only verifies tokens can hold an `Arc<dyn SessionStore>`; the
-//! server as a whole holds an `Arc<dyn Store>`. Every backend implements all four traits and
+//! server as a whole holds an `Arc<dyn Store>`. Every backend implements all five traits and
 //! must pass the `conformance` suite (feature `conformance`) unchanged.
 //!
 //! Rules every implementation follows:
@@ -14,7 +14,7 @@
 //!   the epoch in the same transaction, so a process that reads a new epoch also sees the
 //!   write. Purging already expired sessions does not bump it.
 //! * **Personal-data minimisation.** When a user's last live session ends, their session_key
-//!   ring is dropped in the same transaction.
+//!   ring and stored phone number are dropped in the same transaction.
 
 use std::fmt::Debug;
 
@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::model::{
-    CodeHash, KeyRingPolicy, LoginRecorded, NewLogin, PurgeLimits, PurgeReport, SealedSessionKey,
-    SessionRecord, TokenHash, UserRecord,
+    CodeHash, ForcedRefreshPolicy, KeyRingPolicy, LoginRecorded, NewLogin, PurgeLimits,
+    PurgeReport, SealedSessionKey, SessionRecord, StoredAccessToken, TokenHash, UserRecord,
 };
 
 /// Writes made by the login endpoint.
@@ -126,6 +126,45 @@ pub trait UserStore: Send + Sync {
         now: OffsetDateTime,
         policy: KeyRingPolicy,
     ) -> Result<Vec<SealedSessionKey>, StoreError>;
+
+    /// Stores the user's verified phone number (sealed), replacing any previous one. Returns
+    /// `false` when the user does not exist. Like the key ring, it is dropped when the user's
+    /// last live session ends, with the user, and by purge when orphaned.
+    async fn save_phone(
+        &self,
+        user_id: Uuid,
+        sealed: Vec<u8>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// The user's stored phone number (sealed), if any.
+    async fn phone(&self, user_id: Uuid) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// The app's WeChat access_token, shared by every instance on the store.
+#[async_trait]
+pub trait AccessTokenStore: Send + Sync {
+    /// The stored token of `appid`, expired or not (the caller decides).
+    async fn load_access_token(&self, appid: &str)
+    -> Result<Option<StoredAccessToken>, StoreError>;
+
+    /// Stores a freshly fetched token, unless one fetched later is already stored (a slow
+    /// fetcher must not replace a newer token). Returns whether it was stored.
+    async fn save_access_token(
+        &self,
+        appid: &str,
+        token: StoredAccessToken,
+    ) -> Result<bool, StoreError>;
+
+    /// Claims the right to force-refresh the app's stable token at `now`: `true` for exactly
+    /// one caller when the last forced refresh is at least `policy.min_interval` ago and fewer
+    /// than `policy.daily_cap` happened this (UTC+8) day; the claim is recorded atomically.
+    async fn claim_forced_refresh(
+        &self,
+        appid: &str,
+        now: OffsetDateTime,
+        policy: ForcedRefreshPolicy,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Housekeeping and health.
@@ -148,6 +187,12 @@ pub trait MaintenanceStore: Send + Sync {
 }
 
 /// Everything the server needs from storage; held as `Arc<dyn Store>`.
-pub trait Store: LoginStore + SessionStore + UserStore + MaintenanceStore + Debug {}
+pub trait Store:
+    LoginStore + SessionStore + UserStore + AccessTokenStore + MaintenanceStore + Debug
+{
+}
 
-impl<T> Store for T where T: LoginStore + SessionStore + UserStore + MaintenanceStore + Debug {}
+impl<T> Store for T where
+    T: LoginStore + SessionStore + UserStore + AccessTokenStore + MaintenanceStore + Debug
+{
+}

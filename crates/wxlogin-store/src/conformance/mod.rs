@@ -28,6 +28,7 @@ mod concurrency;
 mod keys;
 mod purge;
 mod sessions;
+mod tokens;
 mod users;
 
 use std::any::Any;
@@ -47,6 +48,7 @@ pub use concurrency::*;
 pub use keys::*;
 pub use purge::*;
 pub use sessions::*;
+pub use tokens::*;
 pub use users::*;
 
 /// The instant every property starts from.
@@ -142,6 +144,10 @@ macro_rules! conformance_tests {
             end_session_racing_find_session_never_resurrects,
             purge_removes_expired_and_keeps_live,
             purge_works_in_bounded_batches,
+            access_token_round_trips_and_newer_wins,
+            forced_refresh_is_spaced_and_capped,
+            concurrent_forced_refresh_claims_have_one_winner,
+            phone_is_stored_and_dropped_with_the_last_session,
         );
     };
 }

@@ -27,6 +27,7 @@
 mod login;
 mod purge;
 mod sessions;
+mod tokens;
 mod users;
 
 use std::path::Path;
@@ -192,20 +193,24 @@ async fn bump_epoch(tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Drops a user's key ring when they have no session live at `now_ms`.
+/// Drops a user's key ring and stored phone number when they have no session live at `now_ms`.
 async fn drop_ring_unless_live(
     tx: &mut Transaction<'static, Sqlite>,
     user_id: &str,
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    for sql in [
         "DELETE FROM session_keys WHERE user_id = ?1 AND NOT EXISTS \
          (SELECT 1 FROM sessions WHERE user_id = ?1 AND idle_expires_at > ?2)",
-    )
-    .bind(user_id)
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await?;
+        "DELETE FROM user_phones WHERE user_id = ?1 AND NOT EXISTS \
+         (SELECT 1 FROM sessions WHERE user_id = ?1 AND idle_expires_at > ?2)",
+    ] {
+        sqlx::query(sql)
+            .bind(user_id)
+            .bind(now_ms)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(())
 }
 

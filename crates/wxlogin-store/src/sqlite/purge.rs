@@ -96,7 +96,8 @@ async fn delete(
         .rows_affected())
 }
 
-/// Drops the whole ring of up to `batch` users who hold no live session; returns how many.
+/// Drops the whole ring (and stored phone) of up to `batch` users who hold no live session;
+/// returns how many.
 async fn drop_orphaned_rings(
     store: &SqliteStore,
     now_ms: i64,
@@ -104,7 +105,8 @@ async fn drop_orphaned_rings(
 ) -> Result<u64, StoreError> {
     let mut tx = store.begin_write().await?;
     let users: Vec<(String,)> = sqlx::query_as(
-        "SELECT DISTINCT k.user_id FROM session_keys AS k WHERE NOT EXISTS \
+        "SELECT user_id FROM (SELECT user_id FROM session_keys UNION SELECT user_id FROM user_phones) \
+         AS k WHERE NOT EXISTS \
          (SELECT 1 FROM sessions AS s WHERE s.user_id = k.user_id AND s.idle_expires_at > ?1) \
          LIMIT ?2",
     )
@@ -113,10 +115,12 @@ async fn drop_orphaned_rings(
     .fetch_all(&mut *tx)
     .await?;
     for (user_id,) in &users {
-        sqlx::query("DELETE FROM session_keys WHERE user_id = ?1")
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        for sql in [
+            "DELETE FROM session_keys WHERE user_id = ?1",
+            "DELETE FROM user_phones WHERE user_id = ?1",
+        ] {
+            sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+        }
     }
     tx.commit().await?;
     Ok(users.len() as u64)

@@ -100,10 +100,12 @@ impl SessionStore for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query("DELETE FROM session_keys WHERE user_id = ?1")
-            .bind(&user_text)
-            .execute(&mut *tx)
-            .await?;
+        for sql in [
+            "DELETE FROM session_keys WHERE user_id = ?1",
+            "DELETE FROM user_phones WHERE user_id = ?1",
+        ] {
+            sqlx::query(sql).bind(&user_text).execute(&mut *tx).await?;
+        }
         if ended > 0 {
             bump_epoch(&mut tx).await?;
         }

@@ -13,6 +13,37 @@ type UserRow = (String, String, String, Option<String>, i64, i64);
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    async fn save_phone(
+        &self,
+        user_id: Uuid,
+        sealed: Vec<u8>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        // INSERT … SELECT so a user deleted concurrently is simply not matched (no FK error).
+        let stored = sqlx::query(
+            "INSERT INTO user_phones (user_id, sealed, updated_at) \
+             SELECT user_id, ?2, ?3 FROM users WHERE user_id = ?1 \
+             ON CONFLICT (user_id) DO UPDATE SET sealed = excluded.sealed, \
+                 updated_at = excluded.updated_at",
+        )
+        .bind(id_text(user_id))
+        .bind(sealed)
+        .bind(millis(now))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(stored == 1)
+    }
+
+    async fn phone(&self, user_id: Uuid) -> Result<Option<Vec<u8>>, StoreError> {
+        let row: Option<(Vec<u8>,)> =
+            sqlx::query_as("SELECT sealed FROM user_phones WHERE user_id = ?1")
+                .bind(id_text(user_id))
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.map(|(sealed,)| sealed))
+    }
+
     async fn find_user(&self, appid: &str, openid: &str) -> Result<Option<UserRecord>, StoreError> {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT user_id, appid, openid, unionid, created_at, last_login_at ",
@@ -44,6 +75,7 @@ impl UserStore for SqliteStore {
         for sql in [
             "DELETE FROM sessions WHERE user_id = ?1",
             "DELETE FROM session_keys WHERE user_id = ?1",
+            "DELETE FROM user_phones WHERE user_id = ?1",
         ] {
             sqlx::query(sql).bind(&user_text).execute(&mut *tx).await?;
         }

@@ -1,0 +1,104 @@
+//! The app's access_token and the forced-refresh budget.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{SqliteStore, duration_millis, from_millis, millis};
+use crate::error::StoreError;
+use crate::model::{ForcedRefreshPolicy, StoredAccessToken};
+use crate::traits::AccessTokenStore;
+
+/// WeChat's daily quotas reset at midnight China Standard Time (UTC+8).
+const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn cst_day(now_ms: i64) -> i64 {
+    (now_ms + CST_OFFSET_MS).div_euclid(DAY_MS)
+}
+
+#[async_trait]
+impl AccessTokenStore for SqliteStore {
+    async fn load_access_token(
+        &self,
+        appid: &str,
+    ) -> Result<Option<StoredAccessToken>, StoreError> {
+        let row: Option<(Vec<u8>, i64, i64)> = sqlx::query_as(
+            "SELECT sealed, expires_at, fetched_at FROM access_tokens WHERE appid = ?1",
+        )
+        .bind(appid)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|(sealed, expires_at, fetched_at)| {
+            Ok(StoredAccessToken {
+                sealed,
+                expires_at: from_millis(expires_at)?,
+                fetched_at: from_millis(fetched_at)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_access_token(
+        &self,
+        appid: &str,
+        token: StoredAccessToken,
+    ) -> Result<bool, StoreError> {
+        // Portable shape: PostgreSQL the same; MySQL `ON DUPLICATE KEY UPDATE` with IF().
+        let stored = sqlx::query(
+            "INSERT INTO access_tokens (appid, sealed, expires_at, fetched_at) \
+             VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (appid) DO UPDATE SET sealed = excluded.sealed, \
+                 expires_at = excluded.expires_at, fetched_at = excluded.fetched_at \
+             WHERE access_tokens.fetched_at <= excluded.fetched_at",
+        )
+        .bind(appid)
+        .bind(&token.sealed)
+        .bind(millis(token.expires_at))
+        .bind(millis(token.fetched_at))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(stored == 1)
+    }
+
+    async fn claim_forced_refresh(
+        &self,
+        appid: &str,
+        now: OffsetDateTime,
+        policy: ForcedRefreshPolicy,
+    ) -> Result<bool, StoreError> {
+        let now_ms = millis(now);
+        let day = cst_day(now_ms);
+        // One statement: insert the first claim, or take the row over when the spacing and the
+        // day's budget allow; a refused claim changes nothing (0 rows).
+        let claimed = sqlx::query(
+            "INSERT INTO forced_token_refreshes (appid, last_at, day, count) VALUES (?1, ?2, ?3, 1) \
+             ON CONFLICT (appid) DO UPDATE SET last_at = ?2, day = ?3, \
+                 count = CASE WHEN forced_token_refreshes.day = ?3 \
+                              THEN forced_token_refreshes.count + 1 ELSE 1 END \
+             WHERE forced_token_refreshes.last_at <= ?2 - ?4 \
+               AND (forced_token_refreshes.day <> ?3 OR forced_token_refreshes.count < ?5)",
+        )
+        .bind(appid)
+        .bind(now_ms)
+        .bind(day)
+        .bind(duration_millis(policy.min_interval))
+        .bind(i64::from(policy.daily_cap))
+        .execute(&self.writer)
+        .await?
+        .rows_affected();
+        Ok(claimed == 1 && policy.daily_cap > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cst_day;
+
+    #[test]
+    fn days_turn_at_midnight_in_beijing() {
+        // 2026-01-01 15:59:59.999 UTC is 23:59:59.999 in Beijing; one ms later is the next day.
+        let before = 1_767_283_199_999_i64;
+        assert_eq!(cst_day(before) + 1, cst_day(before + 1));
+    }
+}
