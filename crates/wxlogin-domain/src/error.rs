@@ -3,6 +3,78 @@
 use wxlogin_store::StoreError;
 use wxlogin_wechat::WeChatError;
 
+/// A failed WeChat call, classified once for every endpoint (protocol reference §14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UpstreamError {
+    /// The code (login or phone) is invalid or expired (40029 / 42003).
+    #[error("WeChat rejected the code ({errcode})")]
+    InvalidCode { errcode: i64 },
+    /// The login code was already used (40163).
+    #[error("WeChat says the code was already used")]
+    CodeUsed,
+    /// WeChat's per-minute limit (45011).
+    #[error("WeChat's rate limit was reached")]
+    RateLimited,
+    /// WeChat's daily quota for the app is exhausted (45009): an operator problem.
+    #[error("WeChat's daily quota is exhausted")]
+    QuotaExhausted,
+    /// WeChat is busy (-1).
+    #[error("WeChat is busy")]
+    Busy,
+    /// WeChat's risk control blocked the user (40226).
+    #[error("WeChat blocked this user")]
+    UserBlocked,
+    /// WeChat rejected our appid / secret / IP / permissions: an operator must act.
+    #[error("WeChat rejected the app's configuration ({errcode})")]
+    Misconfigured { errcode: i64 },
+    /// Any other WeChat errcode.
+    #[error("WeChat returned error {errcode}")]
+    Rejected { errcode: i64 },
+    /// WeChat did not answer in time.
+    #[error("WeChat did not answer in time")]
+    Timeout,
+    /// WeChat could not be reached or sent something unreadable.
+    #[error("WeChat could not be reached or sent an unreadable answer")]
+    BadResponse,
+}
+
+impl UpstreamError {
+    /// Classifies a failed call, logging WeChat's rid (what WeChat support asks for).
+    pub fn from_wechat(error: &WeChatError) -> Self {
+        let classified = match error.errcode() {
+            Some(errcode @ (40029 | 42003)) => Self::InvalidCode { errcode },
+            Some(40163) => Self::CodeUsed,
+            Some(45011) => Self::RateLimited,
+            Some(45009) => Self::QuotaExhausted,
+            Some(-1) => Self::Busy,
+            Some(40226) => Self::UserBlocked,
+            Some(errcode @ (40002 | 40013 | 40125 | 40164 | 40243 | 48001 | 50004)) => {
+                Self::Misconfigured { errcode }
+            }
+            Some(errcode) => Self::Rejected { errcode },
+            None if error.is_timeout() => Self::Timeout,
+            None => Self::BadResponse,
+        };
+        tracing::warn!(errcode = ?error.errcode(), rid = ?error.rid(), %error, "WeChat call failed");
+        classified
+    }
+
+    /// The WeChat errcode behind this failure, if WeChat gave one.
+    pub fn wechat_errcode(&self) -> Option<i64> {
+        match self {
+            Self::InvalidCode { errcode }
+            | Self::Misconfigured { errcode }
+            | Self::Rejected { errcode } => Some(*errcode),
+            Self::CodeUsed => Some(40163),
+            Self::RateLimited => Some(45011),
+            Self::QuotaExhausted => Some(45009),
+            Self::Busy => Some(-1),
+            Self::UserBlocked => Some(40226),
+            Self::Timeout | Self::BadResponse => None,
+        }
+    }
+}
+
 /// Why a login failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
@@ -15,86 +87,18 @@ pub enum LoginError {
     /// The code is empty or absurdly long: not worth asking WeChat.
     #[error("the login code is malformed")]
     MalformedCode,
-    /// WeChat said the code is invalid or expired (40029 / 42003).
-    #[error("WeChat rejected the login code ({errcode})")]
-    InvalidCode { errcode: i64 },
-    /// The code was already used: seen by our store, or WeChat said 40163.
+    /// Our store has seen this code before: it never reaches WeChat again.
     #[error("the login code was already used")]
-    CodeUsed { errcode: Option<i64> },
-    /// WeChat's per-user rate limit (45011).
-    #[error("WeChat rate-limited this user")]
-    RateLimited,
-    /// WeChat is busy (-1). Never retried: the code may be consumed.
-    #[error("WeChat is busy")]
-    WeChatBusy,
-    /// WeChat's risk control blocked the user (40226).
-    #[error("WeChat blocked this user's login")]
-    UserBlocked,
-    /// WeChat rejected our appid/secret/IP or the account is barred: an operator must act.
-    #[error("WeChat rejected the app's configuration ({errcode})")]
-    WeChatMisconfigured { errcode: i64 },
-    /// Any other WeChat errcode.
-    #[error("WeChat returned error {errcode}")]
-    WeChatRejected { errcode: i64 },
-    /// WeChat did not answer in time; the code's fate is unknown.
-    #[error("WeChat did not answer in time")]
-    UpstreamTimeout,
-    /// WeChat could not be reached or sent something unreadable.
-    #[error("WeChat could not be reached or sent an unreadable answer")]
-    UpstreamBadResponse,
+    CodeUsed,
+    /// WeChat refused or failed the exchange. Never retried: the code may be consumed.
+    #[error(transparent)]
+    Upstream(UpstreamError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Our own failure (sealing the key, …).
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-impl LoginError {
-    /// Maps a failed `jscode2session` call (protocol reference §14).
-    pub(crate) fn from_wechat(error: &WeChatError) -> Self {
-        match error.errcode() {
-            Some(errcode @ (40029 | 42003)) => Self::InvalidCode { errcode },
-            Some(40163) => Self::CodeUsed {
-                errcode: Some(40163),
-            },
-            Some(45011) => Self::RateLimited,
-            Some(-1) => Self::WeChatBusy,
-            Some(40226) => Self::UserBlocked,
-            Some(errcode @ (40002 | 40013 | 40125 | 40164 | 40243 | 48001 | 50004)) => {
-                Self::WeChatMisconfigured { errcode }
-            }
-            Some(errcode) => Self::WeChatRejected { errcode },
-            None if error.is_timeout() => Self::UpstreamTimeout,
-            None => Self::UpstreamBadResponse,
-        }
-    }
-
-    /// The WeChat errcode behind this failure, if WeChat gave one.
-    pub fn wechat_errcode(&self) -> Option<i64> {
-        match self {
-            Self::InvalidCode { errcode }
-            | Self::WeChatMisconfigured { errcode }
-            | Self::WeChatRejected { errcode } => Some(*errcode),
-            Self::CodeUsed { errcode } => *errcode,
-            Self::RateLimited => Some(45011),
-            Self::WeChatBusy => Some(-1),
-            Self::UserBlocked => Some(40226),
-            _ => None,
-        }
-    }
-
-    /// Whether the client is to blame, for the per-IP limit on failed logins.
-    pub fn is_client_failure(&self) -> bool {
-        matches!(
-            self,
-            Self::UnknownApp
-                | Self::AppRequired
-                | Self::MalformedCode
-                | Self::InvalidCode { .. }
-                | Self::CodeUsed { .. }
-        )
-    }
 }
 
 /// Why a token did not verify. Every variant but `Store` is the same 401 to clients; the

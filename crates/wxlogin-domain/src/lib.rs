@@ -17,7 +17,7 @@ mod service;
 pub mod token;
 
 pub use apps::{App, Apps};
-pub use error::{AdminError, LoginError, SessionError};
+pub use error::{AdminError, LoginError, SessionError, UpstreamError};
 pub use limiter::{Limit, Verdict, WindowCounter};
 pub use policy::SessionPolicy;
 pub use service::{LoginOutcome, LoginService, LoginServiceParts, VerifiedSession};

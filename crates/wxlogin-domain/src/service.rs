@@ -17,7 +17,7 @@ use wxlogin_wechat::WeChatClient;
 
 use crate::cache::SessionCache;
 use crate::token::{IssuedToken, hash_presented};
-use crate::{AdminError, Apps, LoginError, SessionError, SessionPolicy};
+use crate::{AdminError, Apps, LoginError, SessionError, SessionPolicy, UpstreamError};
 
 /// The longest login code we bother WeChat with. Real codes are 32 characters; the limit only
 /// keeps absurd input out of the store and the upstream URL.
@@ -124,7 +124,7 @@ impl LoginService {
             )
             .await?;
         if !claimed {
-            return Err(LoginError::CodeUsed { errcode: None });
+            return Err(LoginError::CodeUsed);
         }
         let session = match inner
             .wechat
@@ -132,11 +132,7 @@ impl LoginService {
             .await
         {
             Ok(session) => session,
-            Err(error) => {
-                let mapped = LoginError::from_wechat(&error);
-                warn!(appid = %app.appid, errcode = ?error.errcode(), rid = ?error.rid(), %error, "jscode2session failed");
-                return Err(mapped);
-            }
+            Err(error) => return Err(LoginError::Upstream(UpstreamError::from_wechat(&error))),
         };
         // WeChat took its time; the session starts when we know the user.
         let now = inner.clock.now();

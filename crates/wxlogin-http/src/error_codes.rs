@@ -73,6 +73,8 @@ error_codes! {
     UpstreamBadResponse = ("upstream_bad_response", BAD_GATEWAY, "WeChat could not be reached or sent an unreadable answer."),
     /// WeChat is busy (-1); see `Retry-After`.
     WechatBusy = ("wechat_busy", SERVICE_UNAVAILABLE, "WeChat is busy; retry later."),
+    /// WeChat's daily API quota for the app is used up (45009): an operator problem.
+    WechatQuotaExhausted = ("wechat_quota_exhausted", SERVICE_UNAVAILABLE, "WeChat's daily quota for this app is exhausted."),
     /// A dependency (the store) is unavailable.
     Unavailable = ("unavailable", SERVICE_UNAVAILABLE, "The service is temporarily unavailable."),
     /// WeChat did not answer in time. For a login the code's fate is unknown: log in again.
