@@ -127,6 +127,18 @@ pub trait UserStore: Send + Sync {
         policy: KeyRingPolicy,
     ) -> Result<Vec<SealedSessionKey>, StoreError>;
 
+    /// Makes `key` the user's current session_key outside a login (an operator's
+    /// `resetusersessionkey`), retiring the old one and trimming by `policy` exactly as
+    /// `record_login` does. Returns `false` (changing nothing) when the user has no key ring,
+    /// i.e. no live session whose key could be replaced.
+    async fn replace_session_key(
+        &self,
+        user_id: Uuid,
+        key: crate::model::NewSessionKey,
+        now: OffsetDateTime,
+        policy: KeyRingPolicy,
+    ) -> Result<bool, StoreError>;
+
     /// Stores the user's verified phone number (sealed), replacing any previous one. Returns
     /// `false` when the user does not exist. Like the key ring, it is dropped when the user's
     /// last live session ends, with the user, and by purge when orphaned.

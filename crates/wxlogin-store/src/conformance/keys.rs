@@ -173,3 +173,44 @@ pub async fn key_ring_trims_by_window(store: Arc<dyn Store>) {
         "a login must physically drop keys retired outside the window"
     );
 }
+
+/// An operator's key reset rotates the ring like a login, and needs a ring to replace.
+pub async fn replace_session_key_rotates_the_ring(store: Arc<dyn Store>) {
+    let first = login(APP, "o-reset", "k1", at(0));
+    let user = store
+        .record_login(first, at(0))
+        .await
+        .or_fail("login")
+        .user_id;
+    let reset = crate::model::NewSessionKey {
+        sealed: sealed("k2"),
+        fingerprint: crate::model::KeyFingerprint::of("k2"),
+    };
+    check!(
+        store
+            .replace_session_key(user, reset.clone(), at(5), KeyRingPolicy::default())
+            .await
+            .or_fail("replace_session_key"),
+        "a user with a ring gets the new key"
+    );
+    let ring = store
+        .key_ring(user, at(6), KeyRingPolicy::default())
+        .await
+        .or_fail("key_ring");
+    check_eq!(ring.len(), 2, "the old key is kept as a previous key");
+    check!(
+        ring[0].current && ring[0].sealed == sealed("k2"),
+        "the new key is current"
+    );
+    check!(
+        !ring[1].current && ring[1].sealed == sealed("k1"),
+        "the old key is retired"
+    );
+    check!(
+        !store
+            .replace_session_key(uuid::Uuid::now_v7(), reset, at(7), KeyRingPolicy::default())
+            .await
+            .or_fail("replace_session_key"),
+        "no ring, no replacement"
+    );
+}

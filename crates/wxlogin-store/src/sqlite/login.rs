@@ -153,6 +153,32 @@ async fn upsert_user(
     Ok((parse_id(&user_id)?, false))
 }
 
+/// [`UserStore::replace_session_key`](crate::UserStore::replace_session_key), next to the
+/// ring logic it shares with `record_login`.
+pub(super) async fn replace_session_key(
+    store: &SqliteStore,
+    user_id: Uuid,
+    key: &NewSessionKey,
+    now: OffsetDateTime,
+    policy: KeyRingPolicy,
+) -> Result<bool, StoreError> {
+    let user_text = id_text(user_id);
+    let now_ms = millis(now);
+    let mut tx = store.begin_write().await?;
+    let has_ring: Option<(i64,)> =
+        sqlx::query_as("SELECT 1 FROM session_keys WHERE user_id = ?1 AND retired_at IS NULL")
+            .bind(&user_text)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if has_ring.is_none() {
+        return Ok(false);
+    }
+    update_ring(&mut tx, &user_text, key, now_ms).await?;
+    trim_ring(&mut tx, &user_text, now_ms, policy).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
 /// Makes `key` the current key of the ring, retiring the previous current key if it differs.
 /// Returns whether the key changed.
 async fn update_ring(

@@ -6,13 +6,23 @@ use uuid::Uuid;
 
 use super::{SqliteStore, bump_epoch, duration_millis, from_millis, id_text, millis, parse_id};
 use crate::error::StoreError;
-use crate::model::{KeyRingPolicy, SealedSessionKey, UserRecord};
+use crate::model::{KeyRingPolicy, NewSessionKey, SealedSessionKey, UserRecord};
 use crate::traits::UserStore;
 
 type UserRow = (String, String, String, Option<String>, i64, i64);
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    async fn replace_session_key(
+        &self,
+        user_id: Uuid,
+        key: NewSessionKey,
+        now: OffsetDateTime,
+        policy: KeyRingPolicy,
+    ) -> Result<bool, StoreError> {
+        super::login::replace_session_key(self, user_id, &key, now, policy).await
+    }
+
     async fn save_phone(
         &self,
         user_id: Uuid,
