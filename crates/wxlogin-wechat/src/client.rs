@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Certificate, Url};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::envelope;
@@ -166,18 +167,57 @@ impl WeChatClient {
     /// `GET {base}{path}?{query}` and decodes the answer with the shared envelope rules.
     ///
     /// `query` may hold secrets: they end up only in the request, never in an error or a log.
+    /// `secrets` lists every sensitive value the call sends (secret, token, code, openid, …): if
+    /// WeChat echoes one in its `errmsg`, it is scrubbed before the error exists.
     pub(crate) async fn get_json<R, T>(
         &self,
         path: &'static str,
         query: &[(&str, &str)],
+        secrets: &[&str],
         finish: impl FnOnce(R) -> Result<T, BadResponse>,
     ) -> Result<T, WeChatError>
     where
         R: DeserializeOwned,
     {
         let request = self.http.get(self.endpoint(path)).query(query);
+        self.execute(path, request, secrets, finish).await
+    }
+
+    /// `POST {base}{path}?{query}` with `body` as JSON (`Content-Type: application/json`; WeChat
+    /// answers a form body with 47001), decoded like [`get_json`](Self::get_json). An empty
+    /// `query` adds no `?` at all.
+    pub(crate) async fn post_json<B, R, T>(
+        &self,
+        path: &'static str,
+        query: &[(&str, &str)],
+        body: &B,
+        secrets: &[&str],
+        finish: impl FnOnce(R) -> Result<T, BadResponse>,
+    ) -> Result<T, WeChatError>
+    where
+        B: Serialize + ?Sized,
+        R: DeserializeOwned,
+    {
+        let mut request = self.http.post(self.endpoint(path));
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        self.execute(path, request.json(body), secrets, finish)
+            .await
+    }
+
+    async fn execute<R, T>(
+        &self,
+        path: &'static str,
+        request: reqwest::RequestBuilder,
+        secrets: &[&str],
+        finish: impl FnOnce(R) -> Result<T, BadResponse>,
+    ) -> Result<T, WeChatError>
+    where
+        R: DeserializeOwned,
+    {
         let result = match send(request).await {
-            Ok((status, body)) => envelope::decode(status, &body, finish),
+            Ok((status, body)) => envelope::decode_scrubbed(status, &body, secrets, finish),
             Err(err) => Err(err),
         };
         if let Err(err) = &result {

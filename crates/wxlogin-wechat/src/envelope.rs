@@ -21,6 +21,7 @@ use crate::error::{BadResponse, WeChatError};
 
 /// Decodes a WeChat response body: the envelope first, then the endpoint's wire type `R`, which
 /// `finish` checks and turns into the public result (e.g. rejecting a missing `session_key`).
+#[cfg(test)]
 pub(crate) fn decode<R, T>(
     status: u16,
     body: &[u8],
@@ -29,15 +30,33 @@ pub(crate) fn decode<R, T>(
 where
     R: DeserializeOwned,
 {
+    decode_scrubbed(status, body, &[], finish)
+}
+
+/// [`decode`], and every non-empty value of `secrets` that WeChat echoes in an `errmsg` is
+/// replaced by `[REDACTED]` — on the whole message, before it is capped, so no prefix survives.
+pub(crate) fn decode_scrubbed<R, T>(
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+    finish: impl FnOnce(R) -> Result<T, BadResponse>,
+) -> Result<T, WeChatError>
+where
+    R: DeserializeOwned,
+{
     let bad = |reason| WeChatError::bad_response(reason, Some(status));
-    let object = decode_envelope(status, body)?;
+    let object = decode_envelope(status, body, secrets)?;
     let raw = serde_json::from_value(Value::Object(object))
         .map_err(|_| bad(BadResponse::UnexpectedShape))?;
     finish(raw).map_err(bad)
 }
 
 /// Steps 1–3: the JSON object of a successful answer, or the error it reports.
-fn decode_envelope(status: u16, body: &[u8]) -> Result<Map<String, Value>, WeChatError> {
+fn decode_envelope(
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+) -> Result<Map<String, Value>, WeChatError> {
     let bad = |reason| WeChatError::bad_response(reason, Some(status));
     let object = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(object)) => object,
@@ -46,11 +65,14 @@ fn decode_envelope(status: u16, body: &[u8]) -> Result<Map<String, Value>, WeCha
     };
     let errcode = match object.get("errcode") {
         None | Some(Value::Null) => 0,
-        Some(value) => parse_errcode(value).ok_or_else(|| bad(BadResponse::InvalidErrcode))?,
+        Some(value) => parse_integer(value).ok_or_else(|| bad(BadResponse::InvalidErrcode))?,
     };
     if errcode != 0 {
-        let errmsg = object.get("errmsg").and_then(Value::as_str);
-        return Err(WeChatError::api(errcode, errmsg, Some(status)));
+        let errmsg = object
+            .get("errmsg")
+            .and_then(Value::as_str)
+            .map(|errmsg| scrub(errmsg, secrets));
+        return Err(WeChatError::api(errcode, errmsg.as_deref(), Some(status)));
     }
     if !(200..300).contains(&status) {
         // JSON, but neither an error nor a plausible success: not WeChat (e.g. a gateway's JSON).
@@ -59,8 +81,19 @@ fn decode_envelope(status: u16, body: &[u8]) -> Result<Map<String, Value>, WeCha
     Ok(object)
 }
 
+/// `text` with every occurrence of each non-empty secret replaced by `[REDACTED]`.
+fn scrub(text: &str, secrets: &[&str]) -> String {
+    let mut out = text.to_owned();
+    for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+        if out.contains(secret) {
+            out = out.replace(secret, "[REDACTED]");
+        }
+    }
+    out
+}
+
 /// An integer, or a string holding one (some WeChat APIs have sent `"errcode": "40001"`).
-fn parse_errcode(value: &Value) -> Option<i64> {
+pub(crate) fn parse_integer(value: &Value) -> Option<i64> {
     match value {
         Value::Number(number) => number.as_i64(),
         Value::String(text) => text.trim().parse().ok(),
@@ -349,6 +382,27 @@ mod tests {
         );
         let err = decode(200, br#"{"openid":"","session_key":"k"}"#, finish).unwrap_err();
         assert!(err.to_string().contains("`openid`"), "{err}");
+    }
+
+    #[test]
+    fn secrets_echoed_in_errmsg_are_scrubbed_before_the_cap() {
+        let token = "66_TOKEN".repeat(40); // 320 chars: longer than the errmsg cap
+        let body =
+            format!(r#"{{"errcode":40001,"errmsg":"bad {token} for S3CR3T, rid: {token}"}}"#);
+        let err = decode_scrubbed::<Session, _>(200, body.as_bytes(), &[&token, "S3CR3T", ""], Ok)
+            .unwrap_err();
+        assert_eq!(err.errcode(), Some(40001));
+        assert_eq!(
+            err.errmsg(),
+            Some("bad [REDACTED] for [REDACTED], rid: [REDACTED]")
+        );
+        assert_eq!(err.rid(), None, "the rid is read from the scrubbed text");
+        for text in [err.to_string(), format!("{err:?}"), format!("{err:#?}")] {
+            assert!(
+                !text.contains("66_TOKEN") && !text.contains("S3CR3T"),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! - a transport error is kept as a source only after `reqwest::Error::without_url()`;
 //! - `Display` and `Debug` are written by hand and print only the kind, the errcode, the rid,
 //!   WeChat's `errmsg` (Debug only) and the HTTP status — never a URL, a secret, a session_key or
-//!   the response body.
+//!   the response body;
+//! - every sensitive value a call sent (secret, token, code, signature, openid) is scrubbed from
+//!   WeChat's `errmsg` before the error is built, in case WeChat ever echoes one.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -82,6 +84,10 @@ pub(crate) enum BadResponse {
     /// A JSON body without an errcode but with a non-2xx status.
     UnexpectedStatus,
     MissingField(&'static str),
+    /// A success field is present but its value makes no sense (e.g. `expires_in: 0`).
+    InvalidField(&'static str),
+    /// A success field contradicts the request (e.g. another user's `openid`).
+    Mismatch(&'static str),
     UnexpectedShape,
     TooLarge {
         limit: usize,
@@ -98,6 +104,15 @@ impl fmt::Display for BadResponse {
             Self::InvalidErrcode => f.write_str("sent an errcode that is not an integer"),
             Self::UnexpectedStatus => f.write_str("answered with an unexpected HTTP status"),
             Self::MissingField(field) => write!(f, "sent a success response without `{field}`"),
+            Self::InvalidField(field) => {
+                write!(f, "sent a success response with an invalid `{field}`")
+            }
+            Self::Mismatch(field) => {
+                write!(
+                    f,
+                    "sent a success response whose `{field}` is not the one asked for"
+                )
+            }
             Self::UnexpectedShape => {
                 f.write_str("sent a success response with fields of unexpected types")
             }
@@ -237,12 +252,35 @@ impl WeChatError {
     /// True if repeating an *idempotent* call may succeed: errcode -1 (`system error`), a
     /// timeout or a connection failure. Never retry a call that consumes a single-use code
     /// (jscode2session, getuserphonenumber), whatever this says.
+    ///
+    /// Per call (each method's doc repeats it):
+    /// - `access_token`, `stable_token` (normal mode), `check_session_key`: may be retried with
+    ///   back-off when this is true.
+    /// - `stable_token` with `force_refresh`: each success burns one of 20 daily forced
+    ///   refreshes; retry only if the caller's own cap allows it.
+    /// - `jscode2session`, `get_user_phone_number`: never retried (single-use codes).
+    /// - `reset_user_session_key`: not blindly — a lost answer may have rotated the key already,
+    ///   and the signature then no longer matches (87009).
     pub fn is_retryable(&self) -> bool {
         match self.inner.kind {
             Kind::Api { errcode, .. } => errcode == -1,
             Kind::Timeout | Kind::Connect | Kind::Transport => true,
             Kind::BadResponse(_) => false,
         }
+    }
+
+    /// True if WeChat refused the **access_token** a call was made with: 40001 (invalid or
+    /// superseded), 40014 (malformed) or 42001 (expired) — the codes after which the caller drops
+    /// its cached token, fetches one again and repeats the call once (protocol reference §3.4).
+    /// 41001 (`access_token missing`) is a bug in the caller, not a stale token, so it is not
+    /// included.
+    ///
+    /// Only meaningful for calls that *use* a token (`get_user_phone_number`,
+    /// `check_session_key`, `reset_user_session_key`). From a token *fetch* (`access_token`,
+    /// `stable_token`), 40001 means the AppSecret is wrong: fetching again cannot help, so a
+    /// token manager must not loop on this predicate there.
+    pub fn is_token_error(&self) -> bool {
+        matches!(self.errcode(), Some(40001 | 40014 | 42001))
     }
 }
 
@@ -367,6 +405,33 @@ mod tests {
             missing.to_string(),
             "WeChat API sent a success response without `session_key` (HTTP 200)"
         );
+    }
+
+    #[test]
+    fn token_errors_are_exactly_40001_40014_42001() {
+        for errcode in [40001, 40014, 42001] {
+            let err = WeChatError::from_errcode(errcode, "invalid credential");
+            assert!(err.is_token_error(), "{errcode}");
+            assert!(
+                !err.is_retryable(),
+                "{errcode}: retried only after a new token"
+            );
+        }
+        for errcode in [
+            -1, 0, 41001, 40013, 40125, 40029, 42003, 45009, 48001, 87009,
+        ] {
+            assert!(
+                !WeChatError::from_errcode(errcode, "x").is_token_error(),
+                "{errcode}"
+            );
+        }
+        for kind in [
+            ErrorKind::Timeout,
+            ErrorKind::Connect,
+            ErrorKind::BadResponse,
+        ] {
+            assert!(!WeChatError::from_kind(kind).is_token_error(), "{kind:?}");
+        }
     }
 
     #[test]

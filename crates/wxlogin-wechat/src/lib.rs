@@ -25,8 +25,13 @@
 //! - `error.rs`: [`WeChatError`], one opaque, pointer-sized error with predicates, whose Display
 //!   and Debug never contain the request URL, a secret, a session_key or a body.
 //! - `api/`: one module per endpoint, each adding a method to [`WeChatClient`] and owning its
-//!   wire and result types: [`jscode2session`](WeChatClient::jscode2session) so far; the token,
-//!   phone-number, checksession and reset calls will be siblings.
+//!   wire and result types:
+//!   - `jscode2session`: [`WeChatClient::jscode2session`] → [`CodeSession`];
+//!   - `token` / `stable_token`: [`WeChatClient::access_token`],
+//!     [`WeChatClient::stable_token`] → [`AccessToken`];
+//!   - `getuserphonenumber`: [`WeChatClient::get_user_phone_number`] → [`PhoneInfo`];
+//!   - `checksession`: [`WeChatClient::check_session_key`] → `bool` (87009 is `false`);
+//!   - `resetusersessionkey`: [`WeChatClient::reset_user_session_key`] → [`ResetKey`].
 //!
 //! # Trusting a custom CA
 //!
@@ -35,9 +40,11 @@
 //! reqwest's `tls_certs_merge` (rustls-platform-verifier with extra roots); hostname checks stay
 //! on. The system root store must exist (Debian: `ca-certificates`), even for plain-http bases.
 //!
-//! This crate knows no storage and no HTTP server. It does no retrying: whether a call may be
-//! repeated depends on the call (a login code is single-use), so that is the caller's decision;
-//! [`WeChatError::is_retryable`] tells it whether a repeat could help.
+//! This crate knows no storage and no HTTP server, and caches nothing (the access_token manager
+//! lives above it). It does no retrying: whether a call may be repeated depends on the call (a
+//! login or phone code is single-use), so that is the caller's decision, documented on each
+//! method; [`WeChatError::is_retryable`] tells it whether a repeat could help and
+//! [`WeChatError::is_token_error`] whether a new access_token could.
 //!
 //! The crate never installs a rustls crypto provider; the binary does (aws-lc-rs).
 
@@ -46,7 +53,10 @@ mod client;
 mod envelope;
 mod error;
 
+pub use api::getuserphonenumber::{PhoneInfo, Watermark};
 pub use api::jscode2session::CodeSession;
+pub use api::resetusersessionkey::ResetKey;
+pub use api::token::AccessToken;
 pub use client::{
     BuildError, ClientOptions, DEFAULT_API_BASE, DEFAULT_TIMEOUT, MAX_RESPONSE_BYTES, WeChatClient,
 };

@@ -78,7 +78,8 @@ impl WeChatClient {
             ("js_code", js_code),
             ("grant_type", "authorization_code"),
         ];
-        self.get_json(PATH, &query, Wire::finish).await
+        let secrets = [secret.expose_secret(), js_code];
+        self.get_json(PATH, &query, &secrets, Wire::finish).await
     }
 }
 

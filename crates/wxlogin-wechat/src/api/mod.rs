@@ -2,7 +2,12 @@
 //! and owns its wire type (what WeChat sends, all fields optional) and its public result type
 //! (what callers get, validated). Transport and envelope rules are shared and live elsewhere.
 
+pub(crate) mod checksession;
+pub(crate) mod getuserphonenumber;
 pub(crate) mod jscode2session;
+pub(crate) mod resetusersessionkey;
+pub(crate) mod stable_token;
+pub(crate) mod token;
 
 /// Shows enough of a personal identifier (openid, unionid) to tell two apart in a log, not enough
 /// to identify the person: the first 4 and last 2 characters.

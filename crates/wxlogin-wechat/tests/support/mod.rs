@@ -21,6 +21,14 @@ pub(crate) const SECRET: &str = "S3CR3T-appsecret-0f9e";
 pub(crate) const JS_CODE: &str = "JSCODE-0712cDoV0cfty22Aelo";
 pub(crate) const OPENID: &str = "oGZUI0egBJY1zhBYw2KhdUfwVJJE";
 pub(crate) const SESSION_KEY: &str = "tiihtNczf5v6AKRyjwEUhQ==";
+pub(crate) const ACCESS_TOKEN: &str = "66_bMiyY3zN-ACCESSTOKEN-x9Qw";
+pub(crate) const PHONE_CODE: &str =
+    "e31968a7f94cc5ee25fafc2aef2773f0bb8c3937b22520eb8ee345274d00c144";
+pub(crate) const PHONE_NUMBER: &str = "13123456789";
+/// §5.1 signature of the empty string under `SESSION_KEY`.
+pub(crate) const SIGNATURE: &str =
+    "7154f9f8b4b76b92f541cbf0e37d48840fa06e5e42da92a6f80168a1516a4735";
+pub(crate) const NEW_SESSION_KEY: &str = "o0q0otL8aEzpcZL/FT9WsQ==";
 
 /// rustls needs one process-wide provider; the binary installs aws-lc-rs, and so do the tests.
 pub(crate) fn install_crypto_provider() {
@@ -87,6 +95,7 @@ pub(crate) fn http_response(status: &str, content_type: Option<&str>, body: &str
 struct Seen {
     connections: AtomicUsize,
     requests: Mutex<Vec<String>>,
+    bodies: Mutex<Vec<Vec<u8>>>,
 }
 
 /// A fake WeChat on `127.0.0.1:<random port>`, plain or TLS.
@@ -149,6 +158,30 @@ impl FakeWeChat {
     pub(crate) fn requests(&self) -> Vec<String> {
         self.seen.requests.lock().unwrap().clone()
     }
+
+    /// The bodies of the requests received so far (empty for a GET), in the same order.
+    pub(crate) fn bodies(&self) -> Vec<Vec<u8>> {
+        self.seen.bodies.lock().unwrap().clone()
+    }
+
+    /// The request line of the only request received, and its body as text.
+    pub(crate) fn only_request(&self) -> (String, String) {
+        let requests = self.requests();
+        assert_eq!(requests.len(), 1, "{requests:?}");
+        let line = requests[0].lines().next().unwrap().to_owned();
+        let body = String::from_utf8(self.bodies().remove(0)).unwrap();
+        (line, body)
+    }
+}
+
+/// The value of a header in a request head (name case-insensitive).
+pub(crate) fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim()
+            .eq_ignore_ascii_case(name)
+            .then_some(value.trim())
+    })
 }
 
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
@@ -162,7 +195,13 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     }
     while let Some(head) = read_head(&mut stream).await {
+        let length = header(&head, "content-length").map_or(0, |n| n.parse().unwrap());
+        let mut body = vec![0; length];
+        if stream.read_exact(&mut body).await.is_err() {
+            return;
+        }
         seen.requests.lock().unwrap().push(head);
+        seen.bodies.lock().unwrap().push(body);
         match &behaviour {
             Behaviour::Respond { raw, close } => {
                 if stream.write_all(raw).await.is_err() || stream.flush().await.is_err() {
@@ -183,7 +222,7 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Reads up to the blank line ending a request head (GET requests have no body).
+/// Reads up to the blank line ending a request head; the body (by Content-Length) is read next.
 async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
