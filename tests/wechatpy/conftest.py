@@ -43,6 +43,23 @@ class Simulator:
         reply.raise_for_status()
         return reply.json()
 
+    def control(self, path, body):
+        """A POST to the simulator's control API; returns the JSON reply."""
+        reply = requests.post(f"{self.base}{path}", json=body, timeout=5)
+        reply.raise_for_status()
+        return reply.json()
+
+    def user_info(self, user, appid=APPID):
+        """What wx.getUserInfo hands the mini-program: encryptedData, iv, rawData, signature."""
+        return self.control("/sim/user-info", {"appid": appid, "user": user})
+
+    def phone(self, user, phone=None, appid=APPID):
+        """What the getPhoneNumber button hands the mini-program: code, encryptedData, iv."""
+        body = {"appid": appid, "user": user}
+        if phone is not None:
+            body["phone"] = phone
+        return self.control("/sim/phone", body)
+
     def stats(self):
         return requests.get(f"{self.base}/sim/stats", timeout=5).json()
 

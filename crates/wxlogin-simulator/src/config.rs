@@ -56,6 +56,38 @@ pub struct SimulatorConfig {
     /// jscode2session calls allowed per user per clock minute before 45011.
     #[serde(default = "default_per_minute")]
     pub jscode2session_per_user_per_minute: u32,
+    /// Lifetime of every access_token, classic and stable (`expires_in` of a new token).
+    #[serde(
+        default = "default_token_lifetime",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub access_token_lifetime: Duration,
+    /// `cgi-bin/token` calls per app per (Beijing) day before 45009. WeChat's figure for
+    /// mini-programs is unpublished; 2000 is the Official Account figure.
+    #[serde(default = "default_token_daily_quota")]
+    pub token_daily_quota: u32,
+    /// `cgi-bin/stable_token` calls per app per clock minute before 45011.
+    #[serde(default = "default_stable_per_minute")]
+    pub stable_token_per_minute: u32,
+    /// `cgi-bin/stable_token` calls per app per day before 45009.
+    #[serde(default = "default_stable_daily_quota")]
+    pub stable_token_daily_quota: u32,
+    /// Effective `force_refresh` calls per app per day; the next one is 45009.
+    #[serde(default = "default_force_refresh_daily")]
+    pub stable_token_force_refresh_daily: u32,
+    /// How long a phone code from `/sim/phone` can be redeemed.
+    #[serde(
+        default = "default_code_lifetime",
+        deserialize_with = "deserialize_duration"
+    )]
+    pub phone_code_lifetime: Duration,
+    /// `resetusersessionkey` calls per app per clock minute before 45011.
+    #[serde(default = "default_resets_per_minute")]
+    pub resetusersessionkey_per_minute: u32,
+    /// Successful resets of one user per clock minute; the next is 45011 (WeChat only says
+    /// "frequent resets of the same user are not allowed").
+    #[serde(default = "default_resets_per_user")]
+    pub resetusersessionkey_per_user_per_minute: u32,
     /// Serve HTTPS with a freshly generated certificate.
     #[serde(default)]
     pub tls: bool,
@@ -141,6 +173,14 @@ impl Default for SimulatorConfig {
             session_key_lifetime: default_key_lifetime(),
             code_lifetime: default_code_lifetime(),
             jscode2session_per_user_per_minute: default_per_minute(),
+            access_token_lifetime: default_token_lifetime(),
+            token_daily_quota: default_token_daily_quota(),
+            stable_token_per_minute: default_stable_per_minute(),
+            stable_token_daily_quota: default_stable_daily_quota(),
+            stable_token_force_refresh_daily: default_force_refresh_daily(),
+            phone_code_lifetime: default_code_lifetime(),
+            resetusersessionkey_per_minute: default_resets_per_minute(),
+            resetusersessionkey_per_user_per_minute: default_resets_per_user(),
             tls: false,
             tls_ca_out: None,
             apps: Vec::new(),
@@ -169,6 +209,14 @@ impl ConfigSchema for SimulatorConfig {
         "session_key_lifetime",
         "code_lifetime",
         "jscode2session_per_user_per_minute",
+        "access_token_lifetime",
+        "token_daily_quota",
+        "stable_token_per_minute",
+        "stable_token_daily_quota",
+        "stable_token_force_refresh_daily",
+        "phone_code_lifetime",
+        "resetusersessionkey_per_minute",
+        "resetusersessionkey_per_user_per_minute",
         "tls",
         "tls_ca_out",
         "apps",
@@ -212,16 +260,33 @@ impl ConfigSchema for SimulatorConfig {
         for (key, value) in [
             ("code_lifetime", self.code_lifetime),
             ("session_key_lifetime", self.session_key_lifetime),
+            ("access_token_lifetime", self.access_token_lifetime),
+            ("phone_code_lifetime", self.phone_code_lifetime),
         ] {
             if value.is_zero() {
                 return Err(invalid(key.into(), "must be greater than zero"));
             }
         }
-        if self.jscode2session_per_user_per_minute == 0 {
-            return Err(invalid(
-                "jscode2session_per_user_per_minute".into(),
-                "must be at least 1",
-            ));
+        for (key, value) in [
+            (
+                "jscode2session_per_user_per_minute",
+                self.jscode2session_per_user_per_minute,
+            ),
+            ("token_daily_quota", self.token_daily_quota),
+            ("stable_token_per_minute", self.stable_token_per_minute),
+            ("stable_token_daily_quota", self.stable_token_daily_quota),
+            (
+                "resetusersessionkey_per_minute",
+                self.resetusersessionkey_per_minute,
+            ),
+            (
+                "resetusersessionkey_per_user_per_minute",
+                self.resetusersessionkey_per_user_per_minute,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key.into(), "must be at least 1"));
+            }
         }
         Ok(self)
     }
@@ -292,6 +357,34 @@ fn default_per_minute() -> u32 {
     100
 }
 
+fn default_token_lifetime() -> Duration {
+    Duration::from_secs(7200)
+}
+
+fn default_token_daily_quota() -> u32 {
+    2000
+}
+
+fn default_stable_per_minute() -> u32 {
+    10_000
+}
+
+fn default_stable_daily_quota() -> u32 {
+    500_000
+}
+
+fn default_force_refresh_daily() -> u32 {
+    20
+}
+
+fn default_resets_per_minute() -> u32 {
+    60_000
+}
+
+fn default_resets_per_user() -> u32 {
+    5
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +416,16 @@ mod tests {
         assert_eq!(config.session_key_lifetime, Duration::from_secs(259_200));
         assert_eq!(config.code_lifetime, Duration::from_secs(300));
         assert_eq!(config.jscode2session_per_user_per_minute, 100);
+        assert_eq!(config.access_token_lifetime, Duration::from_secs(7200));
+        assert_eq!(config.token_daily_quota, 2000);
+        assert_eq!(config.stable_token_per_minute, 10_000);
+        assert_eq!(config.stable_token_daily_quota, 500_000);
+        assert_eq!(config.stable_token_force_refresh_daily, 20);
+        assert_eq!(config.phone_code_lifetime, Duration::from_secs(300));
+        assert_eq!(config.resetusersessionkey_per_minute, 60_000);
+        assert_eq!(config.resetusersessionkey_per_user_per_minute, 5);
+        assert!(parse("stable_token_per_minute = 0").is_err());
+        assert!(parse("access_token_lifetime = 0").is_err());
         assert!(config.tls_ca_path().ends_with("wxlogin-simulator-ca.pem"));
     }
 

@@ -26,6 +26,9 @@ pub(crate) enum Action {
     Html,
     /// Close the connection without a complete response.
     Drop,
+    /// Run the call normally, but any token it hands out is one every API refuses (40001);
+    /// `stable_token` keeps handing that token out in normal mode until a forced refresh.
+    BadToken,
 }
 
 /// A fault as queued.

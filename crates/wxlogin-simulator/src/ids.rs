@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use sha2::{Digest, Sha256};
+use sha2_v011::{Digest, Sha256};
 
 /// The openid of `user` in mini-program `appid`: `o` + 27 characters of `[0-9A-Za-z_-]`.
 pub(crate) fn openid(appid: &str, user: &str) -> String {
@@ -47,6 +47,30 @@ pub(crate) fn login_code(rng: &mut impl Rng) -> String {
 /// A session_key: standard, padded base64 of 16 random bytes (24 characters ending in `==`).
 pub(crate) fn session_key(rng: &mut impl Rng) -> String {
     STANDARD.encode(rng.random::<[u8; 16]>())
+}
+
+/// A phone code from the phone button: 64 lowercase hex characters (the documented example).
+pub(crate) fn phone_code(rng: &mut impl Rng) -> String {
+    hex::encode(rng.random::<[u8; 32]>())
+}
+
+/// An access_token: `<digits>_<base64url>`, 139 characters (observed: 136–157, §12).
+pub(crate) fn access_token(rng: &mut impl Rng) -> String {
+    let prefix: u8 = rng.random_range(60..100);
+    let mut body = [0u8; 102];
+    rng.fill(&mut body[..]);
+    format!("{prefix}_{}", URL_SAFE_NO_PAD.encode(body))
+}
+
+/// A mainland mobile number for `user`: `1` + 10 digits, derived like openids, so the same
+/// person has the same number in every app and across restarts.
+pub(crate) fn phone_number(user: &str) -> String {
+    let mut hash = Sha256::new();
+    hash.update(b"wxlogin-simulator/v1/phone\0");
+    hash.update(user.as_bytes());
+    let digest = hash.finalize();
+    let n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) % 1_000_000_000;
+    format!("13{n:09}")
 }
 
 /// A request id for an errmsg: three groups of 8 lowercase hex digits.
@@ -120,6 +144,28 @@ mod tests {
                 "{rid}"
             );
         }
+
+        let phone = phone_code(&mut rng);
+        assert_eq!(phone.len(), 64);
+        assert!(
+            phone.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+            "{phone}"
+        );
+
+        let token = access_token(&mut rng);
+        assert_eq!(token.len(), 139, "{token}");
+        let (digits, rest) = token.split_once('_').unwrap();
+        assert!(
+            digits.len() == 2 && digits.chars().all(|c| c.is_ascii_digit()),
+            "{token}"
+        );
+        assert!(rest.chars().all(is_id_char), "{token}");
+
+        let number = phone_number("alice");
+        assert_eq!(number.len(), 11);
+        assert!(number.starts_with("13") && number.chars().all(|c| c.is_ascii_digit()));
+        assert_eq!(number, phone_number("alice"));
+        assert_ne!(number, phone_number("bob"));
 
         let mut again = StdRng::seed_from_u64(7);
         assert_eq!(login_code(&mut again), code, "same seed, same sequence");

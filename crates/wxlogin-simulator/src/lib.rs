@@ -8,11 +8,18 @@
 //! # Layout
 //!
 //! - [`config`](SimulatorConfig): the `wxlogin simulate` configuration document.
-//! - `world`: what WeChat knows (apps, users, session_keys, login codes). Pure state; time is
-//!   always passed in, so its rules are unit-tested with exact instants.
-//! - `wechat/`: one module per WeChat endpoint (today `jscode2session`), dispatched from the
-//!   `Endpoint` enum, plus what they share: query parsing, faults, statistics, WeChat's JSON.
+//! - `world/`: what WeChat knows (apps, users, session_keys, login and phone codes; access
+//!   tokens in `world/tokens.rs`). Pure state; time is always passed in, so its rules are
+//!   unit-tested with exact instants.
+//! - `wechat/`: one module per WeChat endpoint (`jscode2session`, `token`, `stable_token`,
+//!   `getuserphonenumber`, `checksession`, `resetusersessionkey`), each opening with its table
+//!   of checks and errcodes in order, dispatched from the `Endpoint` enum, plus what they share:
+//!   query and JSON-body parsing, the access_token check, faults, statistics, WeChat's JSON.
 //! - `control/`: the dev-only `/sim/*` API, one module per route.
+//! - [`crypto`]: AES-128-CBC/PKCS#7 + base64, the HMAC-SHA256 login-state signature and the
+//!   SHA-1 rawData signature, written here (RustCrypto primitives) and pinned by the
+//!   protocol's vectors A–E, §5.1 and §7. Public so the binary's self-tests can read the wire.
+//! - `device`: the open-data payloads the phone receives (§6.3 a/b, §7), as pure functions.
 //! - `faults`, `stats`, `ids`: the fault queue, call counters, and identifier shapes.
 //! - [`serve`] and [`TlsIdentity`]: HTTP or HTTPS on a bound listener, graceful shutdown.
 //!
@@ -52,12 +59,59 @@
 //!   closes the connection without a response. In `/sim/stats` these three count in `total` and
 //!   under `"malformed"`, `"html"` and `"drop"` in `errcodes`; everything else under its errcode
 //!   (`"0"` for success). `total` counts a call as it arrives, its outcome when it ends.
+//! - **access_tokens** (§3, §13 items 5–7): `<2 digits>_<136 base64url chars>` (139 chars).
+//!   Classic: every call mints; the previous token dies 300 s later (40001), any token past
+//!   `access_token_lifetime` is 42001 — whichever death comes first decides the code. Stable:
+//!   see the table in `wechat/stable_token.rs` (a refused force refresh behaves as normal
+//!   mode and does not count; a forced refresh kills every earlier stable token with no grace;
+//!   one past the daily cap is 45009). The families never touch each other. Using a token:
+//!   missing 41001; longer than 512 or with a character outside `[0-9A-Za-z_-]` 40014;
+//!   anything else unknown 40001. A wrong secret on a token fetch is 40001 when it has an
+//!   AppSecret's shape (32 hex digits), else 40125; a missing `grant_type` is 40002.
+//!   Quotas count calls whose credentials check out (a stranger cannot burn an app's quota);
+//!   days are Beijing days (UTC+8), minutes are clock minutes. Defaults: classic 2000/day
+//!   (WeChat's mini-program figure is unpublished; 2000 is the Official Account one), stable
+//!   10 000/min and 500 000/day, 20 forced refreshes/day.
+//! - **POST bodies** are read as JSON whatever the Content-Type: empty is 44002, anything but
+//!   a JSON object 47001, a field of the wrong type 47001; GET on a POST endpoint is 43002.
+//! - **getuserphonenumber**: phone codes (64 hex) come from `/sim/phone`, bound to app and
+//!   user, live `phone_code_lifetime` (300 s), single use; unknown, foreign, expired and used
+//!   are all 40029, as is a missing `code`. An `openid` that is not the code's user is also
+//!   40029 (WeChat's code for it is unpublished) and leaves the code usable; only success
+//!   consumes a code. `countryCode` is the string `"86"`; numbers are mainland numbers. The
+//!   watermark timestamp is when the button was tapped.
+//! - **checksession / resetusersessionkey**: the token check, then `sig_method` (87008,
+//!   missing counts as wrong), then `openid` (missing or not a user of the token's app: 40003),
+//!   then the signature (87009; hex compared ignoring case, over the *live* key — expired,
+//!   rotated or reset keys fail). Reset also counts per app (60 000/min) before the signature,
+//!   and throttles successful resets per user (default 5 per clock minute, then 45011; WeChat
+//!   publishes no figure). The new key keeps the old expiry and mints a new `created_at`, so
+//!   `interval` rotation counts from the reset.
+//! - **Device side**: `/sim/user-info` and `/sim/phone` seal with the user's key current at
+//!   that moment and a fresh random IV (from the seeded generator); a user with no live key is
+//!   409. User info is the post-2022 profile (`微信用户`, gender 0, `zh_CN`, empty places, the
+//!   grey default avatar); `openId` / `unionId` appear only inside encryptedData. The default
+//!   phone number is derived from the user handle (the same in every app). `wx.checkSession`
+//!   (`/sim/check-session`) is false for a user who never logged in, once the key expired, and
+//!   after a server-side reset until the next `/sim/login`.
+//! - **Admin**: `/sim/session-key/rotate` mints a new key (fresh lifetime) that the device
+//!   holds but the server does not (the old key dies); `/sim/session-key/expire` expires it now.
+//!   Both work on fixed users too (a fixed user loses its pin once expired). `/sim/tokens/revoke`
+//!   kills every token of an app, as an AppSecret reset would.
+//! - **`bad_token` fault** (`{"endpoint": "token" | "stable_token", "bad_token": true, …}`):
+//!   the call succeeds but mints a token that every API refuses with 40001. For
+//!   `stable_token` that token becomes the current one, so normal-mode fetches keep returning
+//!   it (the "same failing token comes back" case) until a forced refresh or its expiry; the
+//!   previous token is handed over as usual.
 //! - **Control API** bodies are JSON (no `Content-Type` required), at most 16 KiB; bad input is
-//!   a 400 `{"error": "…"}`. Unknown routes are 404.
+//!   a 400 `{"error": "…"}`, a device action for a user with no live session_key a 409.
+//!   Unknown routes are 404.
 //! - **Logs** never carry secrets, session_keys, codes or openids; user handles appear at debug.
 
 mod config;
 mod control;
+pub mod crypto;
+mod device;
 mod error;
 mod faults;
 mod ids;

@@ -697,7 +697,11 @@ async fn the_control_api_refuses_bad_input_with_json_errors() {
         ("/sim/login", json!({"appid": A1, "user": ""})),
         ("/sim/login", json!({"appid": A1, "user": "a", "extra": 1})),
         ("/sim/faults", json!({"endpoint": "jscode2session"})),
-        ("/sim/faults", json!({"endpoint": "token", "errcode": -1})),
+        ("/sim/faults", json!({"endpoint": "tokens", "errcode": -1})),
+        (
+            "/sim/faults",
+            json!({"endpoint": "jscode2session", "bad_token": true}),
+        ),
         ("/sim/clock", json!({"advance_secs": -5})),
     ];
     for (path, body) in cases {

@@ -26,6 +26,8 @@ pub(super) struct FaultRequest {
     body: Option<BodyFault>,
     #[serde(default)]
     drop: bool,
+    #[serde(default)]
+    bad_token: bool,
     count: Option<u32>,
     probability: Option<f64>,
 }
@@ -62,13 +64,23 @@ impl FaultRequest {
         if self.drop {
             actions.push(Action::Drop);
         }
+        if self.bad_token {
+            if !endpoint.issues_tokens() {
+                return Err("`bad_token` only applies to `token` and `stable_token`".into());
+            }
+            actions.push(Action::BadToken);
+        }
         let action = match (actions.as_slice(), self.delay_ms) {
             ([], None) => {
-                return Err("a fault needs `errcode`, `body`, `drop` or `delay_ms`".into());
+                return Err(
+                    "a fault needs `errcode`, `body`, `drop`, `bad_token` or `delay_ms`".into(),
+                );
             }
             ([], Some(_)) => Action::Proceed,
             ([one], _) => *one,
-            _ => return Err("`errcode`, `body` and `drop` exclude one another".into()),
+            _ => {
+                return Err("`errcode`, `body`, `drop` and `bad_token` exclude one another".into());
+            }
         };
         if self.delay_ms.is_some_and(|ms| ms > MAX_DELAY_MS) {
             return Err(format!("`delay_ms` must be at most {MAX_DELAY_MS}"));
@@ -141,6 +153,10 @@ mod tests {
         let fault =
             parse(json!({"endpoint": "jscode2session", "delay_ms": 50, "body": "html"})).unwrap();
         assert_eq!(fault.action, Action::Html);
+
+        let fault = parse(json!({"endpoint": "stable_token", "bad_token": true})).unwrap();
+        assert_eq!(fault.action, Action::BadToken);
+        assert_eq!(fault.remaining, Some(1));
     }
 
     #[test]
@@ -174,6 +190,14 @@ mod tests {
             (
                 json!({"endpoint": "jscode2session", "drop": true, "cnt": 2}),
                 "unknown field",
+            ),
+            (
+                json!({"endpoint": "checksession", "bad_token": true}),
+                "only applies",
+            ),
+            (
+                json!({"endpoint": "token", "bad_token": true, "errcode": -1}),
+                "exclude",
             ),
         ] {
             let err = parse(body.clone()).unwrap_err();

@@ -2,11 +2,29 @@
 //!
 //! One module per route, registered in [`routes`]. JSON in, JSON out; bodies are capped at
 //! [`MAX_BODY`], and anything malformed is a 400 `{"error": "…"}`, never a panic.
+//!
+//! | route | body → reply |
+//! |---|---|
+//! | `POST /sim/login` | `{"appid","user"}` → `{"code","openid"}` (`wx.login`) |
+//! | `POST /sim/user-info` | `{"appid","user"}` → `{"encryptedData","iv","rawData","signature"}` |
+//! | `POST /sim/phone` | `{"appid","user","phone"?}` → `{"code","encryptedData","iv"}` |
+//! | `POST /sim/check-session` | `{"appid","user"}` → `{"valid"}` (`wx.checkSession`) |
+//! | `POST /sim/session-key/rotate` | `{"appid","user"}` → `{"openid"}` |
+//! | `POST /sim/session-key/expire` | `{"appid","user"}` → `{"openid"}` |
+//! | `POST /sim/tokens/revoke` | `{"appid"}` → `{"revoked"}` |
+//! | `POST /sim/faults`, `DELETE /sim/faults` | a fault → `{"queued"}` |
+//! | `POST /sim/clock` | `{"advance_secs"}` → `{"now"}` |
+//! | `GET /sim/stats` | → `{"calls": {"<endpoint>": {"total","errcodes"}}}` |
 
+mod check_session;
 mod clock;
 mod faults;
 mod login;
+mod phone;
+mod session_key;
 mod stats;
+mod tokens;
+mod user_info;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,10 +32,12 @@ use axum::extract::{DefaultBodyLimit, FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{get, post};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::Simulator;
+use crate::world::DeviceError;
 
 /// Control requests are tiny; refuse anything bigger than this.
 const MAX_BODY: usize = 16 * 1024;
@@ -25,6 +45,12 @@ const MAX_BODY: usize = 16 * 1024;
 pub(crate) fn routes() -> Router<Simulator> {
     Router::new()
         .route("/sim/login", post(login::handle))
+        .route("/sim/user-info", post(user_info::handle))
+        .route("/sim/phone", post(phone::handle))
+        .route("/sim/check-session", post(check_session::handle))
+        .route("/sim/session-key/rotate", post(session_key::rotate))
+        .route("/sim/session-key/expire", post(session_key::expire))
+        .route("/sim/tokens/revoke", post(tokens::revoke))
         .route("/sim/faults", post(faults::add).delete(faults::clear))
         .route("/sim/clock", post(clock::handle))
         .route("/sim/stats", get(stats::handle))
@@ -45,6 +71,27 @@ impl ControlError {
             message: message.into(),
         }
     }
+}
+
+impl From<DeviceError> for ControlError {
+    fn from(err: DeviceError) -> Self {
+        match err {
+            DeviceError::UnknownApp => Self::bad_request("unknown appid"),
+            DeviceError::NotLoggedIn => Self {
+                status: StatusCode::CONFLICT,
+                message: "the user has no live session_key in this app: call /sim/login first"
+                    .into(),
+            },
+        }
+    }
+}
+
+/// `{"appid", "user"}`: one simulated person in one mini-program, as most device routes take.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserRequest {
+    pub(crate) appid: String,
+    pub(crate) user: String,
 }
 
 impl IntoResponse for ControlError {

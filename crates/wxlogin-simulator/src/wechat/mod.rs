@@ -2,21 +2,27 @@
 //!
 //! Like mini-redis's `cmd/`, each endpoint is a variant of [`Endpoint`] with its own file
 //! holding only WeChat's rules for that call (`apply`). Everything every endpoint shares lives
-//! here: routing, query parsing, fault injection, statistics, and writing WeChat's JSON.
+//! here: routing, query and JSON-body parsing, the access_token check of every `wxa/*` call,
+//! fault injection, statistics, and writing WeChat's JSON.
 //! Adding an endpoint is one new file plus one line in each `match` below.
 
+mod checksession;
+mod getuserphonenumber;
 mod jscode2session;
+mod resetusersessionkey;
+mod stable_token;
+mod token;
 
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use rand::Rng;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use crate::Simulator;
@@ -34,53 +40,123 @@ const MAX_BODY: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Endpoint {
     Jscode2Session,
+    Token,
+    StableToken,
+    GetUserPhoneNumber,
+    CheckSession,
+    ResetUserSessionKey,
 }
 
 impl Endpoint {
-    pub(crate) const ALL: &'static [Endpoint] = &[Endpoint::Jscode2Session];
+    pub(crate) const ALL: &'static [Endpoint] = &[
+        Endpoint::Jscode2Session,
+        Endpoint::Token,
+        Endpoint::StableToken,
+        Endpoint::GetUserPhoneNumber,
+        Endpoint::CheckSession,
+        Endpoint::ResetUserSessionKey,
+    ];
 
     /// The name used by `/sim/faults` and `/sim/stats`.
     pub(crate) fn name(self) -> &'static str {
         match self {
             Endpoint::Jscode2Session => "jscode2session",
+            Endpoint::Token => "token",
+            Endpoint::StableToken => "stable_token",
+            Endpoint::GetUserPhoneNumber => "getuserphonenumber",
+            Endpoint::CheckSession => "checksession",
+            Endpoint::ResetUserSessionKey => "resetusersessionkey",
         }
+    }
+
+    /// Whether the `bad_token` fault applies: the endpoints that hand out tokens.
+    pub(crate) fn issues_tokens(self) -> bool {
+        matches!(self, Endpoint::Token | Endpoint::StableToken)
     }
 
     pub(crate) fn from_name(name: &str) -> Option<Self> {
         Self::ALL.iter().copied().find(|e| e.name() == name)
     }
 
+    /// Path and methods. The POST-only endpoints also take GET, to answer it with WeChat's
+    /// 43002 rather than a bare 405.
     fn route(self) -> (&'static str, MethodFilter) {
+        let post = MethodFilter::POST.or(MethodFilter::GET);
         match self {
             Endpoint::Jscode2Session => ("/sns/jscode2session", MethodFilter::GET),
+            Endpoint::Token => ("/cgi-bin/token", MethodFilter::GET),
+            Endpoint::StableToken => ("/cgi-bin/stable_token", post),
+            Endpoint::GetUserPhoneNumber => ("/wxa/business/getuserphonenumber", post),
+            Endpoint::CheckSession => ("/wxa/checksession", MethodFilter::GET),
+            Endpoint::ResetUserSessionKey => ("/wxa/resetusersessionkey", MethodFilter::GET),
         }
     }
 
     /// The single dispatch point: WeChat's own rules for one call.
     fn apply(self, world: &mut World, call: &Call, now: OffsetDateTime) -> Reply {
-        match self {
-            Endpoint::Jscode2Session => jscode2session::apply(world, call, now),
-        }
+        let reply = match self {
+            Endpoint::Jscode2Session => return jscode2session::apply(world, call, now),
+            Endpoint::Token => token::apply(world, call, now),
+            Endpoint::StableToken => stable_token::apply(world, call, now),
+            Endpoint::GetUserPhoneNumber => getuserphonenumber::apply(world, call, now),
+            Endpoint::CheckSession => checksession::apply(world, call, now),
+            Endpoint::ResetUserSessionKey => resetusersessionkey::apply(world, call, now),
+        };
+        reply.unwrap_or_else(Reply::Error)
     }
 }
 
 /// One incoming call, as the endpoint modules see it.
 #[derive(Debug)]
 pub(crate) struct Call {
+    method: Method,
     query: Vec<(String, String)>,
-    #[allow(
-        dead_code,
-        reason = "for the POST endpoints to come: stable_token, phone"
-    )]
     body: Bytes,
+    /// Set by the `bad_token` fault: a token handed out by this call is refused by every API.
+    bad_token: bool,
 }
 
 impl Call {
-    fn new(query: Option<&str>, body: Bytes) -> Self {
+    fn new(method: Method, query: Option<&str>, body: Bytes) -> Self {
         let query = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
             .into_owned()
             .collect();
-        Self { query, body }
+        Self {
+            method,
+            query,
+            body,
+            bad_token: false,
+        }
+    }
+
+    /// For the POST-only endpoints: 43002 for any other method (protocol §3.2, §11).
+    pub(crate) fn require_post(&self) -> Result<(), i64> {
+        if self.method == Method::POST {
+            Ok(())
+        } else {
+            Err(43002)
+        }
+    }
+
+    /// The body as a JSON object, whatever the Content-Type says: 44002 when empty, 47001
+    /// when it is anything but a JSON object (a form-encoded body, say; protocol §1.8).
+    pub(crate) fn json_body(&self) -> Result<Map<String, Value>, i64> {
+        if self.body.is_empty() {
+            return Err(44002);
+        }
+        match serde_json::from_slice(&self.body) {
+            Ok(Value::Object(object)) => Ok(object),
+            _ => Err(47001),
+        }
+    }
+
+    /// The app whose `access_token` (query string, §1.8) this call carries; the checks of
+    /// §3.4 shared by every `wxa/*` endpoint.
+    pub(crate) fn token_app(&self, world: &World, now: OffsetDateTime) -> Result<String, i64> {
+        world
+            .tokens
+            .check(self.param("access_token"), now)
+            .map(str::to_owned)
     }
 
     /// A query parameter. Unknown parameters are simply never asked for (protocol §1.9); when
@@ -221,7 +297,7 @@ async fn handle(endpoint: Endpoint, sim: Simulator, request: Request) -> Respons
         )
             .into_response();
     };
-    let call = Call::new(parts.uri.query(), body);
+    let call = Call::new(parts.method, parts.uri.query(), body);
     // Run in a task of its own: if the client gives up (its timeout, a reset), hyper drops this
     // handler, but WeChat would still finish the call. Detached, a slow exchange still consumes
     // its code, which is exactly what a timeout test must be able to observe.
@@ -236,7 +312,7 @@ async fn handle(endpoint: Endpoint, sim: Simulator, request: Request) -> Respons
 }
 
 /// Faults first, then the endpoint's rules; statistics around both.
-async fn run(sim: &Simulator, endpoint: Endpoint, call: Call) -> Outcome {
+async fn run(sim: &Simulator, endpoint: Endpoint, mut call: Call) -> Outcome {
     let fired = {
         let mut guard = sim.lock();
         let state = &mut *guard;
@@ -252,7 +328,8 @@ async fn run(sim: &Simulator, endpoint: Endpoint, call: Call) -> Outcome {
     let mut guard = sim.lock();
     let state = &mut *guard;
     let (outcome, label) = match action {
-        Action::Proceed => {
+        Action::Proceed | Action::BadToken => {
+            call.bad_token = action == Action::BadToken;
             let reply = endpoint.apply(&mut state.world, &call, now);
             render(reply, &mut state.world.rng)
         }
@@ -292,6 +369,7 @@ mod tests {
     #[test]
     fn query_parameters_first_wins_empty_is_missing_and_decoding_applies() {
         let call = Call::new(
+            Method::GET,
             Some("appid=wx1&appid=wx2&secret=&js_code=a%2Bb+c&access_token=x"),
             Bytes::new(),
         );
@@ -299,7 +377,10 @@ mod tests {
         assert_eq!(call.param("secret"), None);
         assert_eq!(call.param("js_code"), Some("a+b c"));
         assert_eq!(call.param("grant_type"), None);
-        assert_eq!(Call::new(None, Bytes::new()).param("appid"), None);
+        assert_eq!(
+            Call::new(Method::GET, None, Bytes::new()).param("appid"),
+            None
+        );
     }
 
     #[test]
@@ -322,6 +403,20 @@ mod tests {
         };
         assert_eq!(body, r#"{"openid":"o"}"#);
         assert_eq!(label, "0");
+    }
+
+    #[test]
+    fn bodies_must_be_json_objects_and_post_is_required_where_asked() {
+        let call = |method, body: &'static str| Call::new(method, None, Bytes::from(body));
+        assert_eq!(call(Method::POST, "").json_body(), Err(44002));
+        assert_eq!(call(Method::POST, "code=abc").json_body(), Err(47001));
+        assert_eq!(call(Method::POST, "[1]").json_body(), Err(47001));
+        assert_eq!(
+            call(Method::POST, r#"{"code":"c"}"#).json_body().unwrap()["code"],
+            "c"
+        );
+        assert_eq!(call(Method::GET, "").require_post(), Err(43002));
+        assert_eq!(call(Method::POST, "").require_post(), Ok(()));
     }
 
     #[test]

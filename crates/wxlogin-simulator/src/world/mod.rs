@@ -2,7 +2,10 @@
 //!
 //! Pure state, no I/O: every method takes the current time as an argument, so the rules below
 //! are unit-tested with exact instants. The endpoint modules combine these primitives in the
-//! order WeChat checks things; this module only keeps the books.
+//! order WeChat checks things; this module only keeps the books. access_tokens have their own
+//! submodule, [`tokens`].
+
+mod tokens;
 
 use std::collections::{HashMap, HashSet};
 
@@ -14,6 +17,8 @@ use wxlogin_config::{ExposeSecret, SecretString};
 use crate::config::{RotationMode, SimulatorConfig};
 use crate::ids;
 
+pub(crate) use tokens::{Issued, TokenBook, TokenRules};
+
 /// The rules that come from configuration, converted once to `time` durations.
 #[derive(Debug, Clone)]
 pub(crate) struct Rules {
@@ -22,6 +27,12 @@ pub(crate) struct Rules {
     pub(crate) key_lifetime: Duration,
     pub(crate) code_lifetime: Duration,
     pub(crate) exchanges_per_minute: u32,
+    pub(crate) tokens: TokenRules,
+    pub(crate) phone_code_lifetime: Duration,
+    /// `resetusersessionkey` calls per app per clock minute.
+    pub(crate) resets_per_minute: u32,
+    /// Successful resets of one user per clock minute.
+    pub(crate) resets_per_user_per_minute: u32,
 }
 
 impl Rules {
@@ -33,8 +44,52 @@ impl Rules {
             key_lifetime: convert(config.session_key_lifetime),
             code_lifetime: convert(config.code_lifetime),
             exchanges_per_minute: config.jscode2session_per_user_per_minute,
+            tokens: TokenRules {
+                lifetime: convert(config.access_token_lifetime),
+                classic_daily: config.token_daily_quota,
+                stable_per_minute: config.stable_token_per_minute,
+                stable_daily: config.stable_token_daily_quota,
+                forced_daily: config.stable_token_force_refresh_daily,
+            },
+            phone_code_lifetime: convert(config.phone_code_lifetime),
+            resets_per_minute: config.resetusersessionkey_per_minute,
+            resets_per_user_per_minute: config.resetusersessionkey_per_user_per_minute,
         }
     }
+}
+
+/// A fixed-window counter: how many hits fell into the window with the given index.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Window {
+    index: i64,
+    count: u32,
+}
+
+impl Window {
+    /// Counts one hit in window `index`; returns the count in it, this hit included.
+    pub(crate) fn hit(&mut self, index: i64) -> u32 {
+        if self.index != index {
+            *self = Self { index, count: 0 };
+        }
+        self.count = self.count.saturating_add(1);
+        self.count
+    }
+
+    /// The hits so far in window `index`.
+    pub(crate) fn count(&self, index: i64) -> u32 {
+        if self.index == index { self.count } else { 0 }
+    }
+}
+
+/// The clock minute of `now` (`unix_seconds / 60`), for per-minute limits.
+pub(crate) fn minute_index(now: OffsetDateTime) -> i64 {
+    now.unix_timestamp().div_euclid(60)
+}
+
+/// The day of `now` for daily quotas. WeChat's days are Beijing days (UTC+8, no DST), so
+/// quotas roll over at 16:00 UTC.
+pub(crate) fn day_index(now: OffsetDateTime) -> i64 {
+    (now.unix_timestamp() + 8 * 3600).div_euclid(86_400)
 }
 
 /// A registered mini-program.
@@ -43,6 +98,8 @@ pub(crate) struct App {
     secret: SecretString,
     open_platform: Option<String>,
     high_risk_users: HashSet<String>,
+    /// `resetusersessionkey` calls this minute.
+    resets: Window,
 }
 
 impl App {
@@ -53,6 +110,11 @@ impl App {
 
     pub(crate) fn is_high_risk(&self, user: &str) -> bool {
         self.high_risk_users.contains(user)
+    }
+
+    /// Counts one `resetusersessionkey` call; `false` once past `limit` this minute.
+    pub(crate) fn count_reset(&mut self, limit: u32, now: OffsetDateTime) -> bool {
+        self.resets.hit(minute_index(now)) <= limit
     }
 }
 
@@ -98,6 +160,63 @@ struct User {
     key: Option<SessionKey>,
     /// The clock minute (`unix_seconds / 60`) being counted, and the exchanges in it.
     minute: (i64, u32),
+    /// Successful server-side resets this minute.
+    resets: Window,
+    /// The key was reset (or expired by an admin) since the device's last `wx.login`: what
+    /// the device holds is stale, and `wx.checkSession` fails until the next login.
+    stale_on_device: bool,
+}
+
+impl User {
+    fn new(openid: String, unionid: Option<String>, key: Option<SessionKey>) -> Self {
+        Self {
+            openid,
+            unionid,
+            key,
+            minute: (0, 0),
+            resets: Window::default(),
+            stale_on_device: false,
+        }
+    }
+
+    /// The key, if it is alive at `now`.
+    fn live_key(&self, now: OffsetDateTime) -> Option<&SessionKey> {
+        self.key.as_ref().filter(|key| !key.is_expired(now))
+    }
+}
+
+/// A phone code from the phone button (§4, §13 item 8).
+#[derive(Debug)]
+struct PhoneCode {
+    appid: String,
+    user: String,
+    number: String,
+    issued_at: OffsetDateTime,
+    used: bool,
+}
+
+/// Why the simulated device cannot do what a control route asked.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DeviceError {
+    UnknownApp,
+    /// The user has never logged in to this app, or their key expired: `wx.login` first.
+    NotLoggedIn,
+}
+
+/// A logged-in user as the device sees them.
+#[derive(Debug, Clone)]
+pub(crate) struct LiveUser {
+    pub(crate) openid: String,
+    pub(crate) unionid: Option<String>,
+    pub(crate) session_key: String,
+}
+
+/// What a successful `getuserphonenumber` returns.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct PhoneGrant {
+    pub(crate) number: String,
+    /// When the user authorised it: the watermark timestamp.
+    pub(crate) issued_at: i64,
 }
 
 /// A login code from `wx.login`.
@@ -133,9 +252,14 @@ pub(crate) struct World {
     apps: HashMap<String, App>,
     /// Keyed by (appid, user handle).
     users: HashMap<(String, String), User>,
+    /// (appid, openid) → user handle, for the APIs that name users by openid.
+    by_openid: HashMap<(String, String), String>,
     codes: HashMap<String, LoginCode>,
     /// Purge expired codes once the table reaches this size (amortised O(1) per code).
     purge_threshold: usize,
+    phone_codes: HashMap<String, PhoneCode>,
+    phone_purge_threshold: usize,
+    pub(crate) tokens: TokenBook,
     /// The one random generator: codes, keys, rids, fault dice. One generator, used in
     /// request order, is what makes a seeded run reproducible.
     pub(crate) rng: StdRng,
@@ -157,11 +281,13 @@ impl World {
                     ),
                     open_platform: spec.open_platform.clone(),
                     high_risk_users: spec.high_risk_users.iter().cloned().collect(),
+                    resets: Window::default(),
                 };
                 (spec.appid.clone(), app)
             })
             .collect();
         let mut users = HashMap::new();
+        let mut by_openid = HashMap::new();
         for fixed in &config.fixed_users {
             let group = apps
                 .get(&fixed.appid)
@@ -175,12 +301,11 @@ impl World {
                 created_at: now,
                 expires_at: None,
             };
-            let user = User {
-                openid: fixed.openid.clone(),
-                unionid,
-                key: Some(key),
-                minute: (0, 0),
-            };
+            let user = User::new(fixed.openid.clone(), unionid, Some(key));
+            by_openid.insert(
+                (fixed.appid.clone(), fixed.openid.clone()),
+                fixed.user.clone(),
+            );
             users.insert((fixed.appid.clone(), fixed.user.clone()), user);
         }
         let rng = match config.seed {
@@ -191,14 +316,22 @@ impl World {
             rules: Rules::from_config(config),
             apps,
             users,
+            by_openid,
             codes: HashMap::new(),
             purge_threshold: 64,
+            phone_codes: HashMap::new(),
+            phone_purge_threshold: 64,
+            tokens: TokenBook::default(),
             rng,
         }
     }
 
     pub(crate) fn app(&self, appid: &str) -> Option<&App> {
         self.apps.get(appid)
+    }
+
+    pub(crate) fn app_mut(&mut self, appid: &str) -> Option<&mut App> {
+        self.apps.get_mut(appid)
     }
 
     /// `wx.login()` for `user` of `appid`: rotates the key if the rules say so and issues a
@@ -213,12 +346,13 @@ impl World {
         let record = self
             .users
             .entry((appid.to_owned(), user.to_owned()))
-            .or_insert_with(|| User {
-                openid: ids::openid(appid, user),
-                unionid: group.map(|g| ids::unionid(&g, user)),
-                key: None,
-                minute: (0, 0),
+            .or_insert_with(|| {
+                let openid = ids::openid(appid, user);
+                self.by_openid
+                    .insert((appid.to_owned(), openid.clone()), user.to_owned());
+                User::new(openid, group.map(|g| ids::unionid(&g, user)), None)
             });
+        record.stale_on_device = false;
         if needs_rotation(&self.rules, record.key.as_ref(), now) {
             record.key = Some(SessionKey {
                 value: ids::session_key(&mut self.rng),
@@ -294,6 +428,213 @@ impl World {
             unionid: record.unionid.clone(),
             session_key: record.key.as_ref()?.value.clone(),
         })
+    }
+
+    fn user(&self, appid: &str, user: &str) -> Result<&User, DeviceError> {
+        if !self.apps.contains_key(appid) {
+            return Err(DeviceError::UnknownApp);
+        }
+        self.users
+            .get(&(appid.to_owned(), user.to_owned()))
+            .ok_or(DeviceError::NotLoggedIn)
+    }
+
+    fn user_mut(&mut self, appid: &str, user: &str) -> Result<&mut User, DeviceError> {
+        if !self.apps.contains_key(appid) {
+            return Err(DeviceError::UnknownApp);
+        }
+        self.users
+            .get_mut(&(appid.to_owned(), user.to_owned()))
+            .ok_or(DeviceError::NotLoggedIn)
+    }
+
+    /// The user's openid in this app.
+    pub(crate) fn openid_of(&self, appid: &str, user: &str) -> Result<String, DeviceError> {
+        Ok(self.user(appid, user)?.openid.clone())
+    }
+
+    /// The user and the key current *now*, which is what the device seals open data with.
+    pub(crate) fn live_user(
+        &self,
+        appid: &str,
+        user: &str,
+        now: OffsetDateTime,
+    ) -> Result<LiveUser, DeviceError> {
+        let record = self.user(appid, user)?;
+        let key = record.live_key(now).ok_or(DeviceError::NotLoggedIn)?;
+        Ok(LiveUser {
+            openid: record.openid.clone(),
+            unionid: record.unionid.clone(),
+            session_key: key.value.clone(),
+        })
+    }
+
+    /// What `wx.checkSession` answers: the key from the device's last login is still the
+    /// user's live key (not expired, not reset since).
+    pub(crate) fn device_session_valid(
+        &self,
+        appid: &str,
+        user: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, DeviceError> {
+        match self.user(appid, user) {
+            Ok(record) => Ok(!record.stale_on_device && record.live_key(now).is_some()),
+            Err(DeviceError::NotLoggedIn) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The phone button: a new phone code for (appid, user) carrying `number`.
+    pub(crate) fn issue_phone_code(
+        &mut self,
+        appid: &str,
+        user: &str,
+        number: String,
+        now: OffsetDateTime,
+    ) -> String {
+        self.purge_phone_codes(now);
+        let code = loop {
+            let code = ids::phone_code(&mut self.rng);
+            if !self.phone_codes.contains_key(&code) {
+                break code;
+            }
+        };
+        let entry = PhoneCode {
+            appid: appid.to_owned(),
+            user: user.to_owned(),
+            number,
+            issued_at: now,
+            used: false,
+        };
+        self.phone_codes.insert(code.clone(), entry);
+        code
+    }
+
+    /// `getuserphonenumber`'s rules for the code: unknown, another app's, expired, used, or
+    /// (when `openid` is given) another user's are all 40029. Only success consumes it.
+    pub(crate) fn redeem_phone_code(
+        &mut self,
+        appid: &str,
+        code: &str,
+        openid: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<PhoneGrant, i64> {
+        let lifetime = self.rules.phone_code_lifetime;
+        let entry = self.phone_codes.get(code).ok_or(40029)?;
+        if entry.appid != appid || entry.used || now - entry.issued_at >= lifetime {
+            return Err(40029);
+        }
+        if let Some(openid) = openid {
+            let owner = self
+                .users
+                .get(&(entry.appid.clone(), entry.user.clone()))
+                .map(|user| user.openid.as_str());
+            if owner != Some(openid) {
+                return Err(40029);
+            }
+        }
+        let entry = self.phone_codes.get_mut(code).ok_or(40029)?;
+        entry.used = true;
+        Ok(PhoneGrant {
+            number: entry.number.clone(),
+            issued_at: entry.issued_at.unix_timestamp(),
+        })
+    }
+
+    /// The user handle behind `openid` in `appid`; 40003 if there is none.
+    fn handle_of(&self, appid: &str, openid: &str) -> Result<String, i64> {
+        self.by_openid
+            .get(&(appid.to_owned(), openid.to_owned()))
+            .cloned()
+            .ok_or(40003)
+    }
+
+    /// `checksession`'s test (§5.2): `signature` (hex, any case) is the §5.1 signature over ""
+    /// of the user's live key. 40003 for an openid this app never saw, else 87009.
+    pub(crate) fn check_signature(
+        &self,
+        appid: &str,
+        openid: &str,
+        signature: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<(), i64> {
+        let handle = self.handle_of(appid, openid)?;
+        let record = self.user(appid, &handle).map_err(|_| 40003)?;
+        let key = record.live_key(now).ok_or(87009)?;
+        let expected = crate::crypto::login_signature(&key.value, b"");
+        match signature {
+            Some(given) if given.eq_ignore_ascii_case(&expected) => Ok(()),
+            _ => Err(87009),
+        }
+    }
+
+    /// `resetusersessionkey` once the signature checked out (§5.3): a fresh key that keeps
+    /// the old key's expiry; the old key dies at once. 45011 past the per-user throttle.
+    pub(crate) fn reset_key(
+        &mut self,
+        appid: &str,
+        openid: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, i64> {
+        let handle = self.handle_of(appid, openid)?;
+        let limit = self.rules.resets_per_user_per_minute;
+        let value = ids::session_key(&mut self.rng);
+        let record = self.user_mut(appid, &handle).map_err(|_| 40003)?;
+        if record.resets.count(minute_index(now)) >= limit {
+            return Err(45011);
+        }
+        record.resets.hit(minute_index(now));
+        let expires_at = record.key.as_ref().and_then(|key| key.expires_at);
+        record.key = Some(SessionKey {
+            value: value.clone(),
+            created_at: now,
+            expires_at,
+        });
+        record.stale_on_device = true;
+        Ok(value)
+    }
+
+    /// Admin: WeChat mints the user a new key with a fresh lifetime, as a `wx.login` whose code
+    /// never reached the server would. The device holds it, so `wx.checkSession` succeeds.
+    pub(crate) fn rotate_key(
+        &mut self,
+        appid: &str,
+        user: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), DeviceError> {
+        let value = ids::session_key(&mut self.rng);
+        let lifetime = self.rules.key_lifetime;
+        let record = self.user_mut(appid, user)?;
+        record.key = Some(SessionKey {
+            value,
+            created_at: now,
+            expires_at: Some(now.saturating_add(lifetime)),
+        });
+        record.stale_on_device = false;
+        Ok(())
+    }
+
+    /// Admin: the user's key expires now (pinned keys too); the next login mints a new one.
+    pub(crate) fn expire_key(
+        &mut self,
+        appid: &str,
+        user: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), DeviceError> {
+        let record = self.user_mut(appid, user)?;
+        if let Some(key) = record.key.as_mut() {
+            key.expires_at = Some(key.expires_at.map_or(now, |at| at.min(now)));
+        }
+        Ok(())
+    }
+
+    fn purge_phone_codes(&mut self, now: OffsetDateTime) {
+        if self.phone_codes.len() < self.phone_purge_threshold {
+            return;
+        }
+        let lifetime = self.rules.phone_code_lifetime;
+        self.phone_codes.retain(|_, c| now - c.issued_at < lifetime);
+        self.phone_purge_threshold = (self.phone_codes.len() * 2).max(64);
     }
 
     /// Drops codes past their lifetime. An expired code answers 40029 whether or not it is
@@ -485,6 +826,140 @@ mod tests {
         let identity = world.consume_code(&code, later).unwrap();
         assert_eq!(identity.session_key, "tiihtNczf5v6AKRyjwEUhQ==");
         assert_eq!(identity.unionid, None);
+    }
+
+    #[test]
+    fn phone_codes_are_single_use_per_app_and_expire() {
+        let mut world = world(RotationMode::Interval);
+        let t0 = start();
+        let (_, openid) = world.login(APP, "alice", t0).unwrap();
+        let code = world.issue_phone_code(APP, "alice", "13800138000".into(), t0);
+        assert_eq!(
+            world.redeem_phone_code("wx0000000000000002", &code, None, t0),
+            Err(40029)
+        );
+        assert_eq!(
+            world.redeem_phone_code(APP, &code, Some("o-someone-else"), t0),
+            Err(40029)
+        );
+        let grant = world
+            .redeem_phone_code(APP, &code, Some(&openid), t0 + Duration::seconds(299))
+            .unwrap();
+        assert_eq!(grant.number, "13800138000");
+        assert_eq!(grant.issued_at, t0.unix_timestamp());
+        assert_eq!(world.redeem_phone_code(APP, &code, None, t0), Err(40029));
+
+        let late = world.issue_phone_code(APP, "alice", "13800138000".into(), t0);
+        assert_eq!(
+            world.redeem_phone_code(APP, &late, None, t0 + Duration::seconds(300)),
+            Err(40029)
+        );
+    }
+
+    #[test]
+    fn signatures_reset_and_the_device_view() {
+        let mut world = world(RotationMode::Interval);
+        let t0 = start();
+        let (code, openid) = world.login(APP, "alice", t0).unwrap();
+        let key = world.consume_code(&code, t0).unwrap().session_key;
+        let signature = crate::crypto::login_signature(&key, b"");
+        assert_eq!(
+            world.check_signature(APP, &openid, Some(&signature), t0),
+            Ok(())
+        );
+        let upper = signature.to_ascii_uppercase();
+        assert_eq!(
+            world.check_signature(APP, &openid, Some(&upper), t0),
+            Ok(())
+        );
+        assert_eq!(world.check_signature(APP, &openid, None, t0), Err(87009));
+        assert_eq!(
+            world.check_signature(APP, "o-nobody", Some(&signature), t0),
+            Err(40003)
+        );
+        assert_eq!(world.device_session_valid(APP, "alice", t0), Ok(true));
+        assert_eq!(world.device_session_valid(APP, "nobody", t0), Ok(false));
+
+        let later = t0 + Duration::seconds(10);
+        let fresh = world.reset_key(APP, &openid, later).unwrap();
+        assert_ne!(fresh, key);
+        assert_eq!(
+            world.check_signature(APP, &openid, Some(&signature), later),
+            Err(87009),
+            "the old key dies at once"
+        );
+        let new_signature = crate::crypto::login_signature(&fresh, b"");
+        assert_eq!(
+            world.check_signature(APP, &openid, Some(&new_signature), later),
+            Ok(())
+        );
+        assert_eq!(world.device_session_valid(APP, "alice", later), Ok(false));
+        let expiry = t0 + Duration::days(3);
+        assert_eq!(
+            world.check_signature(APP, &openid, Some(&new_signature), expiry),
+            Err(87009),
+            "the reset key kept the old key's expiry"
+        );
+        world.login(APP, "alice", later).unwrap();
+        assert_eq!(world.device_session_valid(APP, "alice", later), Ok(true));
+    }
+
+    #[test]
+    fn resets_of_one_user_are_throttled_per_minute() {
+        let mut world = world(RotationMode::Interval);
+        let t0 = start();
+        let (_, openid) = world.login(APP, "alice", t0).unwrap();
+        for _ in 0..5 {
+            world.reset_key(APP, &openid, t0).unwrap();
+        }
+        assert_eq!(world.reset_key(APP, &openid, t0), Err(45011));
+        assert!(
+            world
+                .reset_key(APP, &openid, t0 + Duration::seconds(60))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn admin_rotate_and_expire() {
+        let mut world = world(RotationMode::Interval);
+        let t0 = start();
+        assert_eq!(
+            world.rotate_key(APP, "alice", t0),
+            Err(DeviceError::NotLoggedIn)
+        );
+        assert_eq!(
+            world.rotate_key("wx-unknown", "alice", t0),
+            Err(DeviceError::UnknownApp)
+        );
+        let key = login_and_exchange(&mut world, "alice", t0);
+        world.rotate_key(APP, "alice", t0).unwrap();
+        let rotated = world.live_user(APP, "alice", t0).unwrap().session_key;
+        assert_ne!(rotated, key);
+        assert_eq!(world.device_session_valid(APP, "alice", t0), Ok(true));
+        world.expire_key(APP, "alice", t0).unwrap();
+        assert_eq!(
+            world.live_user(APP, "alice", t0).unwrap_err(),
+            DeviceError::NotLoggedIn
+        );
+        assert_eq!(world.device_session_valid(APP, "alice", t0), Ok(false));
+        assert_ne!(login_and_exchange(&mut world, "alice", t0), rotated);
+    }
+
+    #[test]
+    fn windows_count_per_index() {
+        let mut window = Window::default();
+        assert_eq!(window.hit(5), 1);
+        assert_eq!(window.hit(5), 2);
+        assert_eq!(window.count(5), 2);
+        assert_eq!(window.count(6), 0);
+        assert_eq!(window.hit(6), 1);
+        // 16:00 UTC is Beijing midnight.
+        let before = OffsetDateTime::from_unix_timestamp(1_700_063_999).unwrap();
+        assert_eq!(
+            day_index(before) + 1,
+            day_index(before + Duration::seconds(1))
+        );
     }
 
     #[test]
