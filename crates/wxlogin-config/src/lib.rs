@@ -20,6 +20,6 @@ pub use secrecy::ExposeSecret;
 pub use secret::{SecretString, resolve_secret};
 pub use server::{
     AppConfig, DEFAULT_API_BASE, LimitsConfig, PurgeConfig, ServerConfig, SessionsConfig,
-    WeChatConfig,
+    TokenSourceConfig, WeChatConfig,
 };
 pub use values::{deserialize_duration, deserialize_optional_secret};

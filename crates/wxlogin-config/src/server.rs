@@ -51,6 +51,10 @@ pub struct ServerConfig {
     /// One log line per request.
     #[serde(default)]
     pub access_log: bool,
+    /// Keep verified phone numbers (encrypted) so `/v1/session` shows them to backends.
+    /// Off by default: personal data.
+    #[serde(default)]
+    pub store_phone_numbers: bool,
     /// `[sessions]`: lifetimes, caps, the cache.
     #[serde(default)]
     pub sessions: SessionsConfig,
@@ -116,6 +120,14 @@ pub struct LimitsConfig {
     /// Logins per appid per minute; 0 = off (the default: one attacker must not be able to
     /// lock out a whole app).
     pub logins_per_app_per_minute: u32,
+    /// Failed decrypts per user per `decrypt_failure_window`.
+    pub decrypt_failures_per_user: u32,
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub decrypt_failure_window: Duration,
+    /// `/v1/phone` calls per user per minute (each is billed by WeChat).
+    pub phone_calls_per_user_per_minute: u32,
+    /// `/v1/session/check` calls per user per minute.
+    pub session_checks_per_user_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -123,6 +135,10 @@ impl Default for LimitsConfig {
         Self {
             failed_logins_per_ip_per_minute: 30,
             logins_per_app_per_minute: 0,
+            decrypt_failures_per_user: 20,
+            decrypt_failure_window: Duration::from_secs(600),
+            phone_calls_per_user_per_minute: 10,
+            session_checks_per_user_per_minute: 10,
         }
     }
 }
@@ -162,6 +178,19 @@ pub struct WeChatConfig {
     /// Deadline for each upstream call.
     #[serde(default = "default_timeout", deserialize_with = "deserialize_duration")]
     pub timeout: Duration,
+    /// Where access_tokens come from: `stable` (`cgi-bin/stable_token`) or `classic`
+    /// (`cgi-bin/token`, where every fetch invalidates the previous token).
+    #[serde(default)]
+    pub token_source: TokenSourceConfig,
+}
+
+/// `wechat.token_source`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenSourceConfig {
+    #[default]
+    Stable,
+    Classic,
 }
 
 impl Default for WeChatConfig {
@@ -171,6 +200,7 @@ impl Default for WeChatConfig {
             ca_file: None,
             allow_http: false,
             timeout: default_timeout(),
+            token_source: TokenSourceConfig::default(),
         }
     }
 }
@@ -217,6 +247,7 @@ impl ConfigSchema for ServerConfig {
         "at_rest_keys_file",
         "trusted_proxies",
         "access_log",
+        "store_phone_numbers",
         "sessions",
         "limits",
         "purge",

@@ -45,6 +45,18 @@ error_codes! {
     InvalidCode = ("invalid_code", BAD_REQUEST, "The login code is invalid or expired; call wx.login() again."),
     /// The login code was already exchanged (by us or, per WeChat's 40163, by someone).
     CodeUsed = ("code_used", BAD_REQUEST, "The login code has already been used; call wx.login() again."),
+    /// The encrypted data cannot be decrypted with the user's session_key: padding, text,
+    /// JSON or watermark — deliberately one answer (no padding oracle). Log in again
+    /// (`wx.login`) and fetch the data again.
+    DecryptFailed = ("decrypt_failed", BAD_REQUEST, "The data cannot be decrypted with this user's session_key; log in again and fetch the data again."),
+    /// `encrypted_data` or `iv` is not base64 (-41004).
+    InvalidBase64 = ("invalid_base64", BAD_REQUEST, "A field is not valid base64."),
+    /// `iv` does not decode to 16 bytes (-41002).
+    InvalidIv = ("invalid_iv", BAD_REQUEST, "The iv must decode to 16 bytes."),
+    /// `raw_data` does not match its `signature`.
+    InvalidSignature = ("invalid_signature", BAD_REQUEST, "rawData does not match its signature."),
+    /// The decrypted data names another user than the session's.
+    IdentityMismatch = ("identity_mismatch", BAD_REQUEST, "The data belongs to another user."),
     /// No bearer token was sent.
     MissingToken = ("missing_token", UNAUTHORIZED, "A bearer token is required."),
     /// The token is malformed, unknown, expired, revoked, or of another app.
@@ -95,7 +107,9 @@ mod tests {
             assert!(
                 code.as_str()
                     .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{} is not snake_case",
+                code.as_str()
             );
             assert!(code.status().is_client_error() || code.status().is_server_error());
         }

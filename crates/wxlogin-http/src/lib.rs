@@ -27,7 +27,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use wxlogin_clock::OffsetClock;
-use wxlogin_domain::{Limit, LoginService, WindowCounter};
+use wxlogin_domain::{Limit, LoginService, OpenData, WindowCounter};
 
 pub use client_ip::TrustedProxies;
 pub use error::{ApiError, ErrorCode, REQUEST_ID_HEADER, render_errors};
@@ -75,14 +75,16 @@ impl Default for HttpSettings {
 #[derive(Clone)]
 pub struct AppState {
     service: LoginService,
+    open_data: OpenData,
     settings: Arc<HttpSettings>,
     failed_logins: Arc<WindowCounter<IpAddr>>,
     app_logins: Arc<WindowCounter<String>>,
 }
 
 impl AppState {
-    pub fn new(service: LoginService, settings: HttpSettings) -> Self {
+    pub fn new(service: LoginService, open_data: OpenData, settings: HttpSettings) -> Self {
         Self {
+            open_data,
             failed_logins: Arc::new(WindowCounter::new(settings.failed_login_limit)),
             app_logins: Arc::new(WindowCounter::new(settings.app_login_limit)),
             settings: Arc::new(settings),
@@ -111,6 +113,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/session", get(routes::session::session))
         .route("/v1/logout", post(routes::session::logout))
         .route("/v1/me", delete(routes::session::delete_me))
+        .route("/v1/decrypt", post(routes::open_data::decrypt))
+        .route("/v1/phone", post(routes::open_data::phone))
+        .route("/v1/session/check", get(routes::open_data::check))
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))
         .route("/openapi.json", get(routes::ops::openapi))

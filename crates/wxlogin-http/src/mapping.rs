@@ -1,6 +1,7 @@
 //! Domain and store failures → registry errors. The only place that decides statuses.
 
-use wxlogin_domain::{LoginError, SessionError, UpstreamError};
+use wxlogin_crypto::DecryptError;
+use wxlogin_domain::{AccessTokenError, LoginError, OpenDataError, SessionError, UpstreamError};
 use wxlogin_store::StoreError;
 
 use crate::{ApiError, ErrorCode};
@@ -75,6 +76,51 @@ impl From<StoreError> for ApiError {
             ApiError::new(ErrorCode::Unavailable).with_retry_after(UNAVAILABLE_RETRY_SECS)
         } else {
             ApiError::internal(&error)
+        }
+    }
+}
+
+impl From<OpenDataError> for ApiError {
+    fn from(error: OpenDataError) -> Self {
+        match error {
+            OpenDataError::Decrypt(DecryptError::DecryptFailed) => {
+                ApiError::new(ErrorCode::DecryptFailed)
+            }
+            OpenDataError::Decrypt(DecryptError::InvalidBase64 { field }) => {
+                ApiError::new(ErrorCode::InvalidBase64)
+                    .with_message(format!("`{}` is not valid base64.", field.as_str()))
+            }
+            OpenDataError::Decrypt(DecryptError::InvalidIv) => ApiError::new(ErrorCode::InvalidIv),
+            // Our stored key is broken: not the client's fault.
+            OpenDataError::Decrypt(error @ DecryptError::InvalidKey) => ApiError::internal(&error),
+            OpenDataError::SignatureMismatch => ApiError::new(ErrorCode::InvalidSignature),
+            OpenDataError::SignatureIncomplete => ApiError::new(ErrorCode::InvalidRequest)
+                .with_message("`raw_data` and `signature` must be sent together."),
+            OpenDataError::IdentityMismatch => ApiError::new(ErrorCode::IdentityMismatch),
+            OpenDataError::RateLimited { retry_after_secs } => {
+                ApiError::new(ErrorCode::RateLimited).with_retry_after(retry_after_secs)
+            }
+            OpenDataError::WatermarkMismatch => ApiError::new(ErrorCode::UpstreamBadResponse),
+            OpenDataError::NoSuchUser | OpenDataError::NoSessionKey => {
+                ApiError::new(ErrorCode::InvalidToken)
+            }
+            OpenDataError::Upstream(upstream) => upstream.into(),
+            OpenDataError::AccessToken(error) => error.into(),
+            OpenDataError::Store(error) => error.into(),
+            OpenDataError::Internal(detail) => ApiError::internal(&detail),
+        }
+    }
+}
+
+impl From<AccessTokenError> for ApiError {
+    fn from(error: AccessTokenError) -> Self {
+        match error {
+            AccessTokenError::WeChat(error) => UpstreamError::from_wechat(&error).into(),
+            // A token WeChat keeps rejecting means the secret was reset or the app barred.
+            AccessTokenError::RefreshBudgetSpent => ApiError::new(ErrorCode::WechatMisconfigured)
+                .with_message("WeChat keeps rejecting the app's access_token."),
+            AccessTokenError::Store(error) => error.into(),
+            AccessTokenError::AtRest(detail) => ApiError::internal(&detail),
         }
     }
 }

@@ -40,6 +40,27 @@ pub fn document() -> Value {
                 "responses": {"204": {"description": "Logged out"}, "401": error("missing_token or invalid_token")}}},
             "/v1/me": {"delete": {"summary": "Delete the user, their sessions and keys", "security": bearer,
                 "responses": {"204": {"description": "Deleted"}, "401": error("missing_token or invalid_token")}}},
+            "/v1/decrypt": {"post": {
+                "summary": "Decrypt encryptedData with the user's session_key (current, then previous keys)",
+                "security": bearer,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DecryptRequest"}}}},
+                "responses": {"200": {"description": "The decrypted object, watermark checked and removed", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["data", "key"], "properties": {
+                        "data": {"type": "object"}, "key": {"enum": ["current", "previous"]}}}}}},
+                              "default": error("decrypt_failed, invalid_base64, invalid_iv, invalid_signature, identity_mismatch, rate_limited, invalid_token")}}},
+            "/v1/phone": {"post": {
+                "summary": "Exchange a getPhoneNumber button code for the user's phone number",
+                "security": bearer,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["code"], "properties": {"code": {"type": "string"}}}}}},
+                "responses": {"200": {"description": "The verified number", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Phone"}}}},
+                              "default": error("invalid_code, rate_limited, wechat_*, upstream_*, invalid_token")}}},
+            "/v1/session/check": {"get": {
+                "summary": "Is the session_key held for this user still valid at WeChat (wxa/checksession)",
+                "security": bearer,
+                "responses": {"200": {"description": "WeChat's answer", "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["session_key_valid"], "properties": {"session_key_valid": {"type": "boolean"}}}}}},
+                              "default": error("rate_limited, wechat_*, upstream_*, invalid_token")}}},
             "/healthz": {"get": {"summary": "The process is up", "responses": {"200": {"description": "Up"}}}},
             "/readyz": {"get": {"summary": "The store is reachable", "responses": {"200": {"description": "Ready"}, "503": error("unavailable")}}},
         },
@@ -57,7 +78,14 @@ pub fn document() -> Value {
                 "Session": {"type": "object", "required": ["user_id", "session_id", "appid", "openid", "issued_at", "expires_at"], "properties": {
                     "user_id": {"type": "string"}, "session_id": {"type": "string"}, "appid": {"type": "string"},
                     "openid": {"type": "string"}, "unionid": {"type": ["string", "null"]},
-                    "issued_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"}}},
+                    "issued_at": {"type": "string", "format": "date-time"}, "expires_at": {"type": "string", "format": "date-time"},
+                    "phone": {"description": "Only when store_phone_numbers is on", "oneOf": [{"$ref": "#/components/schemas/Phone"}, {"type": "null"}]}}},
+                "DecryptRequest": {"type": "object", "required": ["kind", "encrypted_data", "iv"], "properties": {
+                    "kind": {"enum": ["user_info", "phone", "share", "group_enter", "werun"]},
+                    "encrypted_data": {"type": "string"}, "iv": {"type": "string"},
+                    "raw_data": {"type": "string"}, "signature": {"type": "string"}}},
+                "Phone": {"type": "object", "required": ["phone_number", "pure_phone_number", "country_code"], "properties": {
+                    "phone_number": {"type": "string"}, "pure_phone_number": {"type": "string"}, "country_code": {"type": "string"}}},
                 "ErrorCode": {"type": "string", "enum": codes, "x-registry": registry},
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                     "type": "object", "required": ["code", "message", "request_id"], "properties": {

@@ -103,9 +103,11 @@ struct AtRestKey {
     key: RandomizedNonceKey,
 }
 
-/// The configured at-rest keys: the first seals, all open.
+/// The configured at-rest keys: the first seals, all open. Cloning shares the keys (the
+/// login service, the access_token manager and the open-data service each hold one).
+#[derive(Clone)]
 pub struct AtRestKeys {
-    keys: Vec<AtRestKey>,
+    keys: std::sync::Arc<[AtRestKey]>,
 }
 
 impl fmt::Debug for AtRestKeys {
@@ -133,7 +135,7 @@ impl AtRestKeys {
             }
             keys.push(key);
         }
-        Ok(Self { keys })
+        Ok(Self { keys: keys.into() })
     }
 
     /// Parses a list separated by commas, whitespace or newlines (a config value or a file).

@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use wxlogin_clock::{OffsetClock, SharedClock};
-use wxlogin_config::{ExposeSecret, ServerConfig};
-use wxlogin_domain::{App, Apps, Limit, LoginService, LoginServiceParts, SessionPolicy};
+use wxlogin_config::{ExposeSecret, ServerConfig, TokenSourceConfig};
+use wxlogin_domain::{
+    AccessTokens, App, Apps, Limit, LoginService, LoginServiceParts, OpenData, OpenDataLimits,
+    OpenDataParts, SessionPolicy, TokenSource,
+};
 use wxlogin_http::{HttpSettings, TrustedProxies};
 use wxlogin_store::SqliteStore;
 use wxlogin_store::at_rest::AtRestKeys;
@@ -25,6 +28,7 @@ pub(crate) fn load_config(path: Option<&Path>) -> anyhow::Result<ServerConfig> {
 /// Everything a running server needs.
 pub(crate) struct Built {
     pub(crate) service: LoginService,
+    pub(crate) open_data: OpenData,
     pub(crate) http: HttpSettings,
 }
 
@@ -34,6 +38,13 @@ pub(crate) struct Prepared {
     apps: Apps,
     policy: SessionPolicy,
     http: HttpSettings,
+}
+
+fn per_minute(max: u32) -> Limit {
+    Limit {
+        max,
+        window: Duration::from_secs(60),
+    }
 }
 
 /// Opens the store and builds the service. `test_clock` is set by `--test-clock`.
@@ -53,6 +64,36 @@ pub(crate) async fn build(
     } = prepare(config)?;
     http.test_clock = test_clock;
     let (store, at_rest) = open_store(config).await?;
+    let token_source = match config.wechat.token_source {
+        TokenSourceConfig::Stable => TokenSource::Stable,
+        TokenSourceConfig::Classic => TokenSource::Classic,
+    };
+    let tokens = AccessTokens::new(
+        store.clone(),
+        wechat.clone(),
+        clock.clone(),
+        at_rest.clone(),
+        token_source,
+    );
+    let limits = &config.limits;
+    let open_data = OpenData::new(OpenDataParts {
+        store: store.clone(),
+        wechat: wechat.clone(),
+        clock: clock.clone(),
+        apps: apps.clone(),
+        at_rest: at_rest.clone(),
+        tokens,
+        policy: policy.clone(),
+        limits: OpenDataLimits {
+            decrypt_failures: Limit {
+                max: limits.decrypt_failures_per_user,
+                window: limits.decrypt_failure_window,
+            },
+            phone_calls: per_minute(limits.phone_calls_per_user_per_minute),
+            session_checks: per_minute(limits.session_checks_per_user_per_minute),
+        },
+        store_phone_numbers: config.store_phone_numbers,
+    });
     let service = LoginService::new(LoginServiceParts {
         store,
         wechat,
@@ -62,7 +103,11 @@ pub(crate) async fn build(
         policy,
         cache_capacity: config.sessions.cache_capacity,
     });
-    Ok(Built { service, http })
+    Ok(Built {
+        service,
+        open_data,
+        http,
+    })
 }
 
 /// Validates everything that needs no I/O (what `check-config` reports on).
@@ -99,10 +144,6 @@ pub(crate) fn prepare(config: &ServerConfig) -> anyhow::Result<Prepared> {
     };
     let trusted_proxies = TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|e| anyhow::anyhow!("configuration: `trusted_proxies`: {e}"))?;
-    let per_minute = |max| Limit {
-        max,
-        window: Duration::from_secs(60),
-    };
     let http = HttpSettings {
         trusted_proxies,
         failed_login_limit: per_minute(config.limits.failed_logins_per_ip_per_minute),

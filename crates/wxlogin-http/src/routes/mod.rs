@@ -1,6 +1,7 @@
 //! One module per group of routes; [`crate::app`] is the single place they are mounted.
 
 pub(crate) mod login;
+pub(crate) mod open_data;
 pub(crate) mod ops;
 pub(crate) mod session;
 

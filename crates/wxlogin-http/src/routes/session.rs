@@ -26,6 +26,9 @@ pub(crate) struct SessionResponse {
     unionid: Option<String>,
     issued_at: String,
     expires_at: String,
+    /// Only when phone storage is on: the verified number, or null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    phone: Option<serde_json::Value>,
 }
 
 impl From<VerifiedSession> for SessionResponse {
@@ -38,6 +41,7 @@ impl From<VerifiedSession> for SessionResponse {
             appid: s.appid,
             openid: s.openid,
             unionid: s.unionid,
+            phone: None,
         }
     }
 }
@@ -56,7 +60,20 @@ pub(crate) async fn session(
             .map(str::to_owned)
     });
     let verified = state.service.verify(&token, expected.as_deref()).await?;
-    Ok(Json(verified.into()))
+    let user_id = verified.0.user_id;
+    let mut response = SessionResponse::from(verified);
+    if state.open_data.stores_phone_numbers() {
+        let phone = state.open_data.stored_phone(user_id).await?;
+        response.phone = Some(match phone {
+            Some(p) => serde_json::json!({
+                "phone_number": p.phone_number,
+                "pure_phone_number": p.pure_phone_number,
+                "country_code": p.country_code,
+            }),
+            None => serde_json::Value::Null,
+        });
+    }
+    Ok(Json(response))
 }
 
 /// `POST /v1/logout`.

@@ -3,8 +3,10 @@
 use clap::{Parser, Subcommand};
 
 mod check_config;
+mod decrypt;
 mod dev;
 mod serve;
+mod session_key;
 mod simulate;
 mod user;
 
@@ -26,6 +28,10 @@ enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Operator actions on one user: revoke their sessions, or delete them.
     User(user::UserArgs),
+    /// Operator actions on a user's session_key.
+    SessionKey(session_key::SessionKeyArgs),
+    /// Decrypt one encryptedData payload (key from a file or the stored ring, never argv).
+    Decrypt(decrypt::DecryptArgs),
     /// Run a faithful stand-in for api.weixin.qq.com, for offline development and tests.
     Simulate(simulate::SimulateArgs),
 }
@@ -36,6 +42,8 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Dev(args) => dev::run(args).await,
         Command::CheckConfig(args) => check_config::run(args).await,
         Command::User(args) => user::run(args).await,
+        Command::SessionKey(args) => session_key::run(args).await,
+        Command::Decrypt(args) => decrypt::run(args).await,
         Command::Simulate(args) => simulate::run(args).await,
     }
 }

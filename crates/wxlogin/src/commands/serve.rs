@@ -64,8 +64,12 @@ pub(crate) async fn run_server(
     config: &ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Built { service, http } = built;
-    let state = wxlogin_http::AppState::new(service.clone(), http);
+    let Built {
+        service,
+        open_data,
+        http,
+    } = built;
+    let state = wxlogin_http::AppState::new(service.clone(), open_data, http);
     let mut background = tokio::task::JoinSet::new();
     {
         let service = service.clone();
