@@ -2,7 +2,7 @@
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::{Digest, Sha1};
-use sha2_v011::Sha256;
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// Checks the `signature` WeChat returns beside `rawData` (§7):

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use rand::Rng;
 use rand::distr::Alphanumeric;
-use sha2_v011::{Digest, Sha256};
+use sha2::{Digest, Sha256};
 
 /// The openid of `user` in mini-program `appid`: `o` + 27 characters of `[0-9A-Za-z_-]`.
 pub(crate) fn openid(appid: &str, user: &str) -> String {
