@@ -22,4 +22,6 @@ pub use server::{
     AppConfig, DEFAULT_API_BASE, LimitsConfig, PurgeConfig, ServerConfig, SessionsConfig,
     TokenSourceConfig, WeChatConfig,
 };
-pub use values::{deserialize_duration, deserialize_optional_secret};
+pub use values::{
+    deserialize_duration, deserialize_optional_duration, deserialize_optional_secret,
+};

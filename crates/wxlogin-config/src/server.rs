@@ -8,7 +8,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::{
-    ConfigError, ConfigSchema, deserialize_duration, deserialize_optional_secret, resolve_secret,
+    ConfigError, ConfigSchema, deserialize_duration, deserialize_optional_duration,
+    deserialize_optional_secret, resolve_secret,
 };
 
 /// Where WeChat's API lives unless told otherwise.
@@ -76,9 +77,11 @@ pub struct SessionsConfig {
     pub absolute_lifetime: Duration,
     /// Devices per user; the oldest session is evicted beyond it.
     pub max_per_user: u32,
-    /// Sliding renewal writes at most once per this interval per session.
-    #[serde(deserialize_with = "deserialize_duration")]
-    pub renew_interval: Duration,
+    /// Sliding renewal writes at most once per this interval per session. Default: 1 % of
+    /// `idle_timeout` (about 100 minutes for 7 days), which keeps renewal writes rare on the
+    /// verification hot path while an active session still never idles out.
+    #[serde(deserialize_with = "deserialize_optional_duration")]
+    pub renew_interval: Option<Duration>,
     /// Previous session_keys kept per user, and for how long.
     pub previous_keys: u32,
     #[serde(deserialize_with = "deserialize_duration")]
@@ -94,6 +97,14 @@ pub struct SessionsConfig {
     pub revocation_poll: Duration,
 }
 
+impl SessionsConfig {
+    /// The renewal interval in force: configured, or 1 % of the idle timeout (at least 1 s).
+    pub fn effective_renew_interval(&self) -> Duration {
+        self.renew_interval
+            .unwrap_or_else(|| (self.idle_timeout / 100).max(Duration::from_secs(1)))
+    }
+}
+
 impl Default for SessionsConfig {
     fn default() -> Self {
         const DAY: u64 = 86_400;
@@ -101,7 +112,7 @@ impl Default for SessionsConfig {
             idle_timeout: Duration::from_secs(7 * DAY),
             absolute_lifetime: Duration::from_secs(30 * DAY),
             max_per_user: 10,
-            renew_interval: Duration::from_secs(60),
+            renew_interval: None,
             previous_keys: 2,
             previous_key_window: Duration::from_secs(600),
             inactive_user_retention: Duration::from_secs(180 * DAY),

@@ -29,6 +29,13 @@ pub fn deserialize_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration,
     }
 }
 
+/// As [`deserialize_duration`], for an optional setting.
+pub fn deserialize_optional_duration<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    deserialize_duration(d).map(Some)
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum SecretText {

@@ -19,8 +19,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 use wxlogin_store::{SessionRecord, TokenHash};
@@ -44,7 +44,9 @@ impl Hasher for DigestHasher {
     }
 }
 
-type Shard = HashMap<TokenHash, SessionRecord, BuildHasherDefault<DigestHasher>>;
+/// Entries are shared (`Arc`) so a hit costs a reference-count increment, not a copy of the
+/// record's strings.
+type Shard = HashMap<TokenHash, Arc<SessionRecord>, BuildHasherDefault<DigestHasher>>;
 
 /// A bounded map from token hash to the session it verified to.
 #[derive(Debug)]
@@ -73,7 +75,7 @@ impl SessionCache {
     }
 
     /// The cached session for `hash`, if any. The caller must still check its deadlines.
-    pub(crate) fn get(&self, hash: &TokenHash) -> Option<SessionRecord> {
+    pub(crate) fn get(&self, hash: &TokenHash) -> Option<Arc<SessionRecord>> {
         if self.per_shard == 0 {
             return None;
         }
@@ -95,7 +97,7 @@ impl SessionCache {
     }
 
     /// Caches `session` unless an invalidation happened since `generation` was read.
-    pub(crate) fn fill(&self, hash: TokenHash, session: SessionRecord, generation: u64) {
+    pub(crate) fn fill(&self, hash: TokenHash, session: Arc<SessionRecord>, generation: u64) {
         if self.per_shard == 0 {
             return;
         }
@@ -115,7 +117,7 @@ impl SessionCache {
     }
 
     /// Replaces a cached entry in place (after a sliding renewal), if still present.
-    pub(crate) fn update(&self, hash: &TokenHash, session: SessionRecord) {
+    pub(crate) fn update(&self, hash: &TokenHash, session: Arc<SessionRecord>) {
         if let Some(entry) = write(self.shard(hash)).get_mut(hash) {
             *entry = session;
         }
@@ -182,9 +184,9 @@ mod tests {
 
     use super::*;
 
-    fn session(user: u128) -> SessionRecord {
+    fn session(user: u128) -> Arc<SessionRecord> {
         let now = OffsetDateTime::now_utc();
-        SessionRecord {
+        Arc::new(SessionRecord {
             session_id: Uuid::from_u128(user * 1000 + 1),
             user_id: Uuid::from_u128(user),
             appid: "wx0123456789abcdef".into(),
@@ -195,7 +197,7 @@ mod tests {
             last_seen_at: now,
             idle_expires_at: now,
             absolute_expires_at: now,
-        }
+        })
     }
 
     #[test]

@@ -37,9 +37,9 @@ pub struct LoginOutcome {
     pub issued_at: OffsetDateTime,
 }
 
-/// A session that verified.
+/// A session that verified. Shared with the cache: cloning is a reference-count increment.
 #[derive(Debug, Clone)]
-pub struct VerifiedSession(pub SessionRecord);
+pub struct VerifiedSession(pub Arc<SessionRecord>);
 
 /// Everything the login service needs, wired by the binary.
 pub struct LoginServiceParts {
@@ -210,12 +210,14 @@ impl LoginService {
             Some(session) if session.is_live(now) => session,
             _ => {
                 let generation = inner.cache.generation();
-                let session = inner
-                    .store
-                    .find_session(&hash, now)
-                    .await?
-                    .ok_or(SessionError::NotFound)?;
-                inner.cache.fill(hash, session.clone(), generation);
+                let session = Arc::new(
+                    inner
+                        .store
+                        .find_session(&hash, now)
+                        .await?
+                        .ok_or(SessionError::NotFound)?,
+                );
+                inner.cache.fill(hash, Arc::clone(&session), generation);
                 session
             }
         };
@@ -231,9 +233,9 @@ impl LoginService {
     async fn renew_if_due(
         &self,
         hash: wxlogin_store::TokenHash,
-        mut session: SessionRecord,
+        session: Arc<SessionRecord>,
         now: OffsetDateTime,
-    ) -> Result<SessionRecord, SessionError> {
+    ) -> Result<Arc<SessionRecord>, SessionError> {
         let inner = &*self.inner;
         if now - session.last_seen_at < inner.policy.renew_interval {
             return Ok(session);
@@ -248,10 +250,12 @@ impl LoginService {
             inner.cache.invalidate_token(&hash);
             return Err(SessionError::NotFound);
         }
-        session.last_seen_at = now;
-        session.idle_expires_at = session.idle_expires_at.max(idle_expires_at);
-        inner.cache.update(&hash, session.clone());
-        Ok(session)
+        let mut renewed = SessionRecord::clone(&session);
+        renewed.last_seen_at = now;
+        renewed.idle_expires_at = renewed.idle_expires_at.max(idle_expires_at);
+        let renewed = Arc::new(renewed);
+        inner.cache.update(&hash, Arc::clone(&renewed));
+        Ok(renewed)
     }
 
     /// Ends the session of `token` (logout). Once this returns, the token no longer verifies

@@ -89,6 +89,11 @@ impl ApiError {
         if let Some(secs) = self.retry_after_secs {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if self.code == ErrorCode::PayloadTooLarge {
+            // The body limit answers before the body is read; the connection cannot be reused,
+            // and saying so keeps pooling clients from sending their next request into it.
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if self.code.status() == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,

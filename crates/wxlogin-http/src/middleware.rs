@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use crate::REQUEST_ID_HEADER;
 
-/// Gives every request an `X-Request-Id`, keeping a sane one a gateway already set (so one id
+/// Gives every request and its response an `X-Request-Id`, keeping a sane one a gateway already set (so one id
 /// follows the request through nginx and us) and replacing anything else, which could
 /// otherwise smuggle junk into our logs.
 pub(crate) async fn assign_request_id(mut request: Request, next: Next) -> Response {
@@ -23,7 +23,12 @@ pub(crate) async fn assign_request_id(mut request: Request, next: Next) -> Respo
             request.headers_mut().insert(REQUEST_ID_HEADER, value);
         }
     }
-    next.run(request).await
+    let id = request.headers().get(REQUEST_ID_HEADER).cloned();
+    let mut response = next.run(request).await;
+    if let Some(id) = id {
+        response.headers_mut().insert(REQUEST_ID_HEADER, id);
+    }
+    response
 }
 
 fn is_sane_request_id(id: &[u8]) -> bool {

@@ -136,7 +136,7 @@ pub(crate) fn prepare(config: &ServerConfig) -> anyhow::Result<Prepared> {
         idle_timeout: s.idle_timeout,
         absolute_lifetime: s.absolute_lifetime,
         max_sessions_per_user: s.max_per_user,
-        renew_interval: s.renew_interval,
+        renew_interval: s.effective_renew_interval(),
         previous_keys_kept: s.previous_keys,
         previous_key_window: s.previous_key_window,
         inactive_user_retention: s.inactive_user_retention,

@@ -1,10 +1,13 @@
 //! Bearer routes: who am I, logout, delete me.
 
 use axum::Json;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use wxlogin_domain::VerifiedSession;
+use wxlogin_store::SessionRecord;
 
 use crate::routes::rfc3339;
 use crate::{ApiError, AppState, Bearer};
@@ -17,13 +20,14 @@ pub(crate) struct ExpectedApp {
     appid: Option<String>,
 }
 
+/// Borrowed from the verified session: the hot path copies no strings.
 #[derive(Debug, Serialize)]
-pub(crate) struct SessionResponse {
+pub(crate) struct SessionResponse<'a> {
     user_id: String,
     session_id: String,
-    appid: String,
-    openid: String,
-    unionid: Option<String>,
+    appid: &'a str,
+    openid: &'a str,
+    unionid: Option<&'a str>,
     issued_at: String,
     expires_at: String,
     /// Only when phone storage is on: the verified number, or null.
@@ -31,16 +35,16 @@ pub(crate) struct SessionResponse {
     phone: Option<serde_json::Value>,
 }
 
-impl From<VerifiedSession> for SessionResponse {
-    fn from(VerifiedSession(s): VerifiedSession) -> Self {
+impl<'a> SessionResponse<'a> {
+    fn of(s: &'a SessionRecord) -> Self {
         Self {
             user_id: s.user_id.to_string(),
             session_id: s.session_id.to_string(),
-            expires_at: rfc3339(s.expires_at()),
+            appid: &s.appid,
+            openid: &s.openid,
+            unionid: s.unionid.as_deref(),
             issued_at: rfc3339(s.created_at),
-            appid: s.appid,
-            openid: s.openid,
-            unionid: s.unionid,
+            expires_at: rfc3339(s.expires_at()),
             phone: None,
         }
     }
@@ -51,19 +55,13 @@ pub(crate) async fn session(
     State(state): State<AppState>,
     Bearer(token): Bearer,
     Query(query): Query<ExpectedApp>,
-    headers: HeaderMap,
-) -> Result<Json<SessionResponse>, ApiError> {
-    let expected = query.appid.or_else(|| {
-        headers
-            .get(EXPECTED_APP_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    });
-    let verified = state.service.verify(&token, expected.as_deref()).await?;
-    let user_id = verified.0.user_id;
-    let mut response = SessionResponse::from(verified);
+    expected_header: ExpectedAppHeader,
+) -> Result<Response, ApiError> {
+    let expected = query.appid.or(expected_header.0);
+    let VerifiedSession(session) = state.service.verify(&token, expected.as_deref()).await?;
+    let mut response = SessionResponse::of(&session);
     if state.open_data.stores_phone_numbers() {
-        let phone = state.open_data.stored_phone(user_id).await?;
+        let phone = state.open_data.stored_phone(session.user_id).await?;
         response.phone = Some(match phone {
             Some(p) => serde_json::json!({
                 "phone_number": p.phone_number,
@@ -73,7 +71,24 @@ pub(crate) async fn session(
             None => serde_json::Value::Null,
         });
     }
-    Ok(Json(response))
+    Ok(Json(response).into_response())
+}
+
+/// The `X-WXLOGIN-APPID` header alone (extracting the whole `HeaderMap` would copy it).
+pub(crate) struct ExpectedAppHeader(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ExpectedAppHeader {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .headers
+                .get(EXPECTED_APP_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        ))
+    }
 }
 
 /// `POST /v1/logout`.
