@@ -229,6 +229,8 @@ if [[ $EXTRA == 1 ]]; then
   measure "reference-all-$SESSIONS" "$REF_PID" "$REF" "$SESSIONS"
   # The same server with the cache off: every request reads the store. Calibrates syscr per miss.
   stop "$WX_PID"
+  # The server's own cache counters (logged once at shutdown), cumulative over every load above.
+  say "wxlogin session cache (server counters, all loads above): $(grep -o 'hits=[0-9]* misses=[0-9]*' "$RUN/wxlogin.err" | tail -1)"
   start wxlogin-nocache env WXLOGIN_SESSIONS__CACHE_CAPACITY=0 "$WXLOGIN" serve --config "$RUN/wxlogin.toml"
   WX="http://$ADDR"
   WX_PID=$PID

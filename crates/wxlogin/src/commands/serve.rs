@@ -96,5 +96,7 @@ pub(crate) async fn run_server(
         .await
         .context("server stopped");
     background.abort_all();
+    let (hits, misses) = service.cache_stats();
+    tracing::info!(hits, misses, "session cache counters at shutdown");
     result
 }
