@@ -24,16 +24,20 @@ pub(crate) struct DecryptRequest {
 }
 
 /// `POST /v1/decrypt` → `{"data": …, "key": "current" | "previous"}`.
+///
+/// The token is checked before the body (here and in `phone`): a client whose session died must
+/// be told to log in again (401), whatever else is wrong with its request.
 pub(crate) async fn decrypt(
     State(state): State<AppState>,
     Bearer(token): Bearer,
-    ApiJson(request): ApiJson<DecryptRequest>,
+    request: Result<ApiJson<DecryptRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
+    let VerifiedSession(session) = state.service.verify(&token, None).await?;
+    let ApiJson(request) = request?;
     let kind: PayloadKind = request.kind.parse().map_err(|_| {
         ApiError::new(ErrorCode::InvalidRequest)
             .with_message("`kind` must be one of user_info, phone, share, group_enter, werun.")
     })?;
-    let VerifiedSession(session) = state.service.verify(&token, None).await?;
     let payload = EncryptedPayload {
         kind,
         encrypted_data: &request.encrypted_data,
@@ -65,13 +69,14 @@ pub(crate) struct PhoneRequest {
 pub(crate) async fn phone(
     State(state): State<AppState>,
     Bearer(token): Bearer,
-    ApiJson(request): ApiJson<PhoneRequest>,
+    request: Result<ApiJson<PhoneRequest>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
+    let VerifiedSession(session) = state.service.verify(&token, None).await?;
+    let ApiJson(request) = request?;
     if request.code.is_empty() || request.code.len() > 256 {
         return Err(ApiError::new(ErrorCode::InvalidRequest)
             .with_message("`code` must be the phone code from the getPhoneNumber button."));
     }
-    let VerifiedSession(session) = state.service.verify(&token, None).await?;
     let phone = state.open_data.phone(&session, &request.code).await?;
     Ok(Json(json!({
         "phone_number": phone.phone_number,
