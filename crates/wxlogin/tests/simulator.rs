@@ -4,14 +4,17 @@
 //! and `serde_json::Value`, so nothing here shares types with the simulator either. Expiry is
 //! tested by advancing the simulator's clock (`/sim/clock`), never by sleeping.
 
-use std::io::{BufRead, BufReader, Read};
+#[path = "support/process.rs"]
+mod process;
+
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+use process::Process;
 
 const A1: &str = "wx00000000000000a1";
 const A2: &str = "wx00000000000000a2";
@@ -65,20 +68,12 @@ fn secret_of(appid: &str) -> &'static str {
 
 /// A running simulator process, killed when dropped.
 struct Sim {
-    child: Child,
+    _process: Process,
     base: String,
     client: reqwest::Client,
     /// Second stdout line, with `--tls`.
     ca_path: Option<PathBuf>,
-    _stdout: BufReader<ChildStdout>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Sim {
@@ -90,76 +85,32 @@ impl Sim {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("simulator.toml");
         std::fs::write(&config_path, config).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
-        command
-            .args([
-                "simulate",
-                "--listen",
-                "127.0.0.1:0",
-                "--seed",
-                "7",
-                "--config",
-            ])
-            .arg(&config_path)
-            .args(extra_args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars() {
-            if name.starts_with("WXLOGIN_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("cannot start wxlogin simulate");
-
-        // Drain stderr (logs) so the child never blocks on a full pipe; keep it for failures.
-        let logs = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let Some(addr) = first.trim_end().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "first stdout line was {first:?}; stderr:\n{}",
-                logs.lock().unwrap()
-            );
-        };
+        let args = [
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "7",
+            "--config",
+        ];
+        let process = Process::spawn(
+            args.iter()
+                .map(OsStr::new)
+                .chain([config_path.as_os_str()])
+                .chain(extra_args.iter().map(OsStr::new)),
+        );
         let tls = extra_args.contains(&"--tls");
-        let ca_path = tls.then(|| {
-            let mut second = String::new();
-            stdout.read_line(&mut second).unwrap();
-            let path = second
-                .trim_end()
-                .strip_prefix("tls ca written to ")
-                .unwrap_or_else(|| panic!("second stdout line was {second:?}"));
-            PathBuf::from(path)
-        });
+        let ca_path = tls.then(|| PathBuf::from(process.next_stdout_line("tls ca written to ")));
         let scheme = if tls { "https" } else { "http" };
         let client = match &ca_path {
             Some(path) => trusting_client(path),
             None => reqwest::Client::new(),
         };
         Sim {
-            child,
-            base: format!("{scheme}://{addr}"),
+            base: format!("{scheme}://{}", process.addr()),
+            _process: process,
             client,
             ca_path,
-            _stdout: stdout,
             _dir: dir,
         }
     }

@@ -9,13 +9,16 @@
 //! published vectors A–E, §5.1 and §7 in its unit tests (and cross-checked by wechatpy in
 //! `tests/wechatpy`).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
+#[path = "support/process.rs"]
+mod process;
+
+use std::ffi::OsStr;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use wxlogin_simulator::crypto;
+
+use process::Process;
 
 const A1: &str = "wx00000000000000a1";
 const A2: &str = "wx00000000000000a2";
@@ -43,18 +46,10 @@ fn secret_of(appid: &str) -> &'static str {
 
 /// A running simulator process, killed when dropped.
 struct Sim {
-    child: Child,
+    _process: Process,
     base: String,
     client: reqwest::Client,
-    _stdout: BufReader<ChildStdout>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Sim {
@@ -63,47 +58,19 @@ impl Sim {
         let dir = tempfile::tempdir().unwrap();
         let config_path = dir.path().join("simulator.toml");
         std::fs::write(&config_path, format!("{settings}\n{APPS}")).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
-        command
-            .args(["simulate", "--listen", "127.0.0.1:0", "--seed", "3"])
-            .arg("--config")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars() {
-            if name.starts_with("WXLOGIN_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command.spawn().expect("cannot start wxlogin simulate");
-        let logs = Arc::new(Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let Some(addr) = first.trim_end().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("first line {first:?}; stderr:\n{}", logs.lock().unwrap());
-        };
+        let args = [
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed",
+            "3",
+            "--config",
+        ];
+        let process = Process::spawn(args.iter().map(OsStr::new).chain([config_path.as_os_str()]));
         Sim {
-            child,
-            base: format!("http://{addr}"),
+            base: format!("http://{}", process.addr()),
+            _process: process,
             client: reqwest::Client::new(),
-            _stdout: stdout,
             _dir: dir,
         }
     }

@@ -8,9 +8,11 @@
 //!
 //! The simulator's own behaviour is tested in `simulator.rs`; here it is only the counterpart.
 
-use std::io::{BufRead, BufReader};
+#[path = "support/process.rs"]
+mod process;
+
+use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Once;
 use std::time::Duration;
 
@@ -18,6 +20,8 @@ use serde_json::{Value, json};
 use wxlogin_wechat::{
     BuildError, ClientOptions, CodeSession, ExposeSecret, SecretString, WeChatClient, WeChatError,
 };
+
+use process::Process;
 
 const OPEN: &str = "wx00000000000000a1";
 const CLOSED: &str = "wx00000000000000b1";
@@ -52,21 +56,13 @@ session_key = "tiihtNczf5v6AKRyjwEUhQ=="
 
 /// A running `wxlogin simulate`, killed when dropped.
 struct Sim {
-    child: Child,
+    _process: Process,
     /// `http://ADDR` or `https://ADDR`.
     base: String,
     /// For the control API (trusts the simulator's CA under `--tls`).
     control: reqwest::Client,
     ca_path: Option<PathBuf>,
-    _stdout: BufReader<ChildStdout>,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Sim {
@@ -82,35 +78,22 @@ impl Sim {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("simulator.toml");
         std::fs::write(&config, CONFIG).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
-        command
-            .args(["simulate", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
-            .args(["--seed", &seed.to_string()]);
+        let seed = seed.to_string();
+        let mut args: Vec<OsString> = vec![
+            "simulate".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--config".into(),
+            config.into(),
+            "--seed".into(),
+            seed.into(),
+        ];
         if tls {
-            command
-                .args(["--tls", "--tls-ca-out"])
-                .arg(dir.path().join("ca.pem"));
+            args.extend(["--tls".into(), "--tls-ca-out".into()]);
+            args.push(dir.path().join("ca.pem").into());
         }
-        for (name, _) in std::env::vars() {
-            if name.starts_with("WXLOGIN_") {
-                command.env_remove(name);
-            }
-        }
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start wxlogin simulate");
-        // Drain the logs so the child never blocks on a full pipe.
-        let mut stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let addr = read_line_after(&mut stdout, "listening on ");
-        let ca_path =
-            tls.then(|| PathBuf::from(read_line_after(&mut stdout, "tls ca written to ")));
+        let process = Process::spawn(args);
+        let ca_path = tls.then(|| PathBuf::from(process.next_stdout_line("tls ca written to ")));
         let control = match &ca_path {
             Some(ca) => reqwest::Client::builder()
                 .tls_certs_only([
@@ -122,11 +105,10 @@ impl Sim {
         };
         let scheme = if tls { "https" } else { "http" };
         Sim {
-            child,
-            base: format!("{scheme}://{addr}"),
+            base: format!("{scheme}://{}", process.addr()),
+            _process: process,
             control,
             ca_path,
-            _stdout: stdout,
             _dir: dir,
         }
     }
@@ -221,15 +203,6 @@ impl Sim {
 }
 
 /// Reads one stdout line and returns what follows `prefix`.
-fn read_line_after(stdout: &mut impl BufRead, prefix: &str) -> String {
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    match line.trim_end().strip_prefix(prefix) {
-        Some(rest) => rest.to_owned(),
-        None => panic!("expected `{prefix}…` on stdout, got {line:?}"),
-    }
-}
-
 /// Builds a client, installing the aws-lc-rs provider first as the binary does.
 fn client(options: ClientOptions) -> Result<WeChatClient, BuildError> {
     static PROVIDER: Once = Once::new();

@@ -14,11 +14,11 @@
 //! Every identifier and secret the harness sees (login codes, openids, tokens) is remembered,
 //! so the log-leak test can prove none of them reached the server's output.
 
+mod process;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +26,8 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
+
+pub(crate) use process::Process;
 
 /// App A: the server and the simulator agree on its secret.
 pub(crate) const APP_A: &str = "wx00000000000000a1";
@@ -140,92 +142,6 @@ revocation_poll = "250ms"
             ));
         }
         text
-    }
-}
-
-/// A child process of the `wxlogin` binary, killed when dropped.
-pub(crate) struct Process {
-    child: Child,
-    addr: String,
-    /// Everything the process wrote after its `listening on` line: stderr and stdout.
-    output: Arc<Mutex<String>>,
-}
-
-impl Process {
-    /// Starts `wxlogin ARGS…` and waits for its `listening on ADDR` line.
-    fn spawn(args: &[&OsStr]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        scrub_environment(&mut command);
-        let mut child = command.spawn().expect("cannot start wxlogin");
-        let output = Arc::new(Mutex::new(String::new()));
-        drain(child.stderr.take().unwrap(), output.clone());
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let Some(addr) = first.trim_end().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            // Give the stderr thread a moment to collect the reason.
-            std::thread::sleep(Duration::from_millis(100));
-            panic!(
-                "wxlogin {args:?}: first stdout line was {first:?}; stderr:\n{}",
-                output.lock().unwrap()
-            );
-        };
-        let addr = addr.to_owned();
-        drain(stdout, output.clone());
-        Self {
-            child,
-            addr,
-            output,
-        }
-    }
-
-    /// What the process wrote so far (after its `listening on` line).
-    pub(crate) fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
-    }
-
-    /// Kills the process (SIGKILL: no chance to tidy up) and waits for it.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Copies everything from `from` into `into` on a thread of its own, so the child never blocks
-/// on a full pipe.
-fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-}
-
-/// Our children see no `WXLOGIN_*` variable of the developer's: only the config file counts.
-fn scrub_environment(command: &mut Command) {
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("WXLOGIN_") {
-            command.env_remove(name);
-        }
     }
 }
 
@@ -436,7 +352,7 @@ impl Simulator {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("simulator.toml");
         std::fs::write(&config, format!("log = {log:?}\n{SIMULATOR_CONFIG}")).unwrap();
-        let process = Process::spawn(&[
+        let process = Process::spawn([
             "simulate".as_ref(),
             "--listen".as_ref(),
             "127.0.0.1:0".as_ref(),
@@ -445,7 +361,7 @@ impl Simulator {
             "--config".as_ref(),
             config.as_os_str(),
         ]);
-        let http = Http::new(format!("http://{}", process.addr), false);
+        let http = Http::new(format!("http://{}", process.addr()), false);
         Self {
             process,
             http,
@@ -521,14 +437,14 @@ impl Server {
             settings.toml(simulator.base(), &dir.join("data")),
         )
         .unwrap();
-        let process = Process::spawn(&[
+        let process = Process::spawn([
             "serve".as_ref(),
             "--test-clock".as_ref(),
             "--config".as_ref(),
             config_path.as_os_str(),
         ]);
         let http = Http::new(
-            format!("http://{}", process.addr),
+            format!("http://{}", process.addr()),
             settings.rotate_client_ip,
         );
         Self {
@@ -721,18 +637,13 @@ impl Env {
     /// Runs `wxlogin user ACTION --appid A --openid O --config F` against this env's store
     /// and returns once the command has exited: whether it succeeded, and what it printed.
     pub(crate) async fn user_cli(&self, action: &str, appid: &str, openid: &str) -> (bool, String) {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxlogin"));
+        let mut command = tokio::process::Command::from(Process::command());
         command
             .args([
                 "user", action, "--appid", appid, "--openid", openid, "--config",
             ])
             .arg(&self.server.config_path)
             .stdin(Stdio::null());
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("WXLOGIN_") {
-                command.env_remove(name);
-            }
-        }
         let output = command.output().await.expect("cannot run wxlogin user");
         let printed = format!(
             "{}{}",
