@@ -5,7 +5,7 @@
 //! configuration; these tests need others: the simulator rotating the session_key on every
 //! `wx.login` (the decryption race) and pinning vector A's user, so tests can seal data under
 //! a key they know; the server with phone storage and its open-data limits set per test. So
-//! this module spawns the processes itself, in the same way, and answers with `support`'s
+//! this module configures and spawns them itself (with `support`'s [`Process`]) and answers with `support`'s
 //! [`Reply`], so both files assert errors identically.
 //!
 //! Everything sensitive the harness sees (openids, bearer tokens, login and phone codes, phone
@@ -14,10 +14,8 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -25,7 +23,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
-use crate::support::Reply;
+use crate::support::{Process, Reply};
 
 /// Vector A of the protocol reference (§6.4): its app, its user's session_key and payload.
 pub(crate) const VEC_APPID: &str = "wx4f4bc4dec97d474b";
@@ -139,83 +137,6 @@ secret = "{VEC_SECRET}"
     }
 }
 
-/// A child process of the `wxlogin` binary, killed when dropped.
-struct Process {
-    child: Child,
-    addr: String,
-    output: Arc<Mutex<String>>,
-}
-
-impl Process {
-    /// Starts `wxlogin ARGS…` and waits for its `listening on ADDR` line; everything it writes
-    /// afterwards (stderr and stdout) is collected.
-    fn spawn(args: &[&OsStr]) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
-        command
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        scrub_environment(&mut command);
-        let mut child = command.spawn().expect("cannot start wxlogin");
-        let output = Arc::new(Mutex::new(String::new()));
-        drain(child.stderr.take().unwrap(), output.clone());
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let Some(addr) = first.trim_end().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(100));
-            panic!(
-                "wxlogin {args:?}: first stdout line {first:?}; stderr:\n{}",
-                output.lock().unwrap()
-            );
-        };
-        let addr = addr.to_owned();
-        drain(stdout, output.clone());
-        Self {
-            child,
-            addr,
-            output,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.output.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn drain(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) {
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            into.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-}
-
-/// Children see no `WXLOGIN_*` variable of the developer's: only the config file counts.
-fn scrub_environment(command: &mut Command) {
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("WXLOGIN_") {
-            command.env_remove(name);
-        }
-    }
-}
-
 /// A client that never goes through a proxy.
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -294,7 +215,7 @@ impl Env {
             "--config".as_ref(),
             sim_config.as_os_str(),
         ]);
-        let sim_base = format!("http://{}", sim.addr);
+        let sim_base = format!("http://{}", sim.addr());
         let config_path = dir.path().join("wxlogin.toml");
         std::fs::write(
             &config_path,
@@ -307,7 +228,7 @@ impl Env {
             "--config".as_ref(),
             config_path.as_os_str(),
         ]);
-        let base = format!("http://{}", server.addr);
+        let base = format!("http://{}", server.addr());
         Self {
             _sim: sim,
             server,
@@ -501,13 +422,8 @@ impl Env {
 
 /// Runs `wxlogin ARGS…` to completion, with no `WXLOGIN_*` variable: exit code, stdout, stderr.
 pub(crate) async fn run_cli(args: &[&OsStr]) -> (i32, String, String) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wxlogin"));
-    command.args(args).stdin(Stdio::null());
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("WXLOGIN_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = tokio::process::Command::from(Process::command());
+    command.args(args).stdin(std::process::Stdio::null());
     let output = command.output().await.expect("cannot run wxlogin");
     (
         output.status.code().unwrap_or(-1),
