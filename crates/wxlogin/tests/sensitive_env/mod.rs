@@ -208,7 +208,7 @@ impl Env {
         let dir = tempfile::tempdir().unwrap();
         let sim_config = dir.path().join("simulator.toml");
         std::fs::write(&sim_config, settings.simulator_toml()).unwrap();
-        let sim = Process::spawn(&[
+        let sim = Process::spawn([
             "simulate".as_ref(),
             "--listen".as_ref(),
             "127.0.0.1:0".as_ref(),
@@ -222,7 +222,7 @@ impl Env {
             settings.server_toml(&sim_base, &dir.path().join("data")),
         )
         .unwrap();
-        let server = Process::spawn(&[
+        let server = Process::spawn([
             "serve".as_ref(),
             "--test-clock".as_ref(),
             "--config".as_ref(),
