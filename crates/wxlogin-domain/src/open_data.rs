@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
-use time::OffsetDateTime;
 use tracing::debug;
 use uuid::Uuid;
 use wxlogin_clock::SharedClock;
@@ -196,7 +195,9 @@ impl OpenData {
         if payload.raw_data.is_some() != payload.signature.is_some() {
             return Err(OpenDataError::SignatureIncomplete);
         }
-        let keys = self.session_keys(session).await?;
+        let keys = self
+            .session_keys(session.user_id, &session.appid, &session.openid)
+            .await?;
         let (data, index) = match wxlogin_crypto::decrypt_with_keys(
             payload.kind,
             keys.iter().map(|(key, _)| key.expose_secret()),
@@ -235,14 +236,16 @@ impl OpenData {
     /// The user's usable session_keys, current first.
     async fn session_keys(
         &self,
-        session: &SessionRecord,
+        user_id: Uuid,
+        appid: &str,
+        openid: &str,
     ) -> Result<Vec<(SecretString, KeyGeneration)>, OpenDataError> {
         let parts = self.parts();
         let ring = parts
             .store
-            .key_ring(session.user_id, parts.clock.now(), self.key_ring_policy())
+            .key_ring(user_id, parts.clock.now(), self.key_ring_policy())
             .await?;
-        let aad = session_key_aad(&session.appid, &session.openid);
+        let aad = session_key_aad(appid, openid);
         ring.iter()
             .map(|sealed| {
                 let plain = parts
@@ -362,7 +365,9 @@ impl OpenData {
         {
             return Err(OpenDataError::RateLimited { retry_after_secs });
         }
-        let keys = self.session_keys(session).await?;
+        let keys = self
+            .session_keys(session.user_id, &session.appid, &session.openid)
+            .await?;
         let Some((current, KeyGeneration::Current)) = keys.first() else {
             return Ok(false);
         };
@@ -397,19 +402,7 @@ impl OpenData {
             .find_user(appid, openid)
             .await?
             .ok_or(OpenDataError::NoSuchUser)?;
-        let session = SessionRecord {
-            session_id: Uuid::nil(),
-            user_id: user.user_id,
-            appid: user.appid.clone(),
-            openid: user.openid.clone(),
-            unionid: user.unionid.clone(),
-            family_id: None,
-            created_at: user.created_at,
-            last_seen_at: user.last_login_at,
-            idle_expires_at: OffsetDateTime::UNIX_EPOCH,
-            absolute_expires_at: OffsetDateTime::UNIX_EPOCH,
-        };
-        let keys = self.session_keys(&session).await?;
+        let keys = self.session_keys(user.user_id, appid, openid).await?;
         let Some((current, KeyGeneration::Current)) = keys.first() else {
             return Err(OpenDataError::NoSessionKey);
         };
@@ -460,19 +453,8 @@ impl OpenData {
             .find_user(appid, openid)
             .await?
             .ok_or(OpenDataError::NoSuchUser)?;
-        let session = SessionRecord {
-            session_id: Uuid::nil(),
-            user_id: user.user_id,
-            appid: user.appid,
-            openid: user.openid,
-            unionid: user.unionid,
-            family_id: None,
-            created_at: user.created_at,
-            last_seen_at: user.last_login_at,
-            idle_expires_at: OffsetDateTime::UNIX_EPOCH,
-            absolute_expires_at: OffsetDateTime::UNIX_EPOCH,
-        };
-        self.session_keys(&session).await
+        self.session_keys(user.user_id, &user.appid, &user.openid)
+            .await
     }
 
     /// Runs `call` with the app's access_token; after a token error (40001 / 40014 / 42001)
