@@ -24,7 +24,10 @@ cargo test --workspace --all-features --locked
 
 # --- wechatpy against the real simulator binary --------------------------------------------------
 log "wechatpy compatibility suite"
-cargo build --locked --bin wxlogin
-WXLOGIN_BIN="$PWD/target/debug/wxlogin" "$PYENV/bin/python" -m pytest -q tests/wechatpy
+# `cargo test` above built the binary for the integration tests; reuse it (a plain `cargo build`
+# resolves dev-dependency features differently and would recompile much of the tree).
+BIN="$PWD/target/debug/wxlogin"
+[ -x "$BIN" ] || cargo build --locked --bin wxlogin
+WXLOGIN_BIN="$BIN" "$PYENV/bin/python" -m pytest -q tests/wechatpy
 
 log "all suites passed"
