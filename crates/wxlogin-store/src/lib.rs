@@ -9,6 +9,8 @@
 //! * [`model`]: the backend-neutral values crossing it.
 //! * [`error`]: [`StoreError`], the one error type; driver errors never leak past it.
 //! * [`sqlite`]: the embedded backend (one file, WAL, migrations applied at open).
+//! * [`postgres`], [`mysql`]: the shared backends for several instances (MySQL 8 and
+//!   MariaDB 10.11 through the common SQL subset), migrations applied by `migrate`.
 //! * [`at_rest`]: AES-256-GCM sealing of session_keys, done by the caller before the store
 //!   sees them.
 //! * `conformance` (feature `conformance`): the test suite every backend must pass unchanged,
@@ -26,6 +28,8 @@
 pub mod at_rest;
 pub mod error;
 pub mod model;
+pub mod mysql;
+pub mod postgres;
 pub mod sqlite;
 pub mod traits;
 
@@ -35,11 +39,13 @@ pub mod conformance;
 pub use error::StoreError;
 pub use model::{
     CodeHash, ForcedRefreshPolicy, KeyFingerprint, KeyRingPolicy, LoginPolicy, LoginRecorded,
-    NewLogin, NewSession, NewSessionKey, PurgeLimits, PurgeReport, SealedSessionKey, SessionRecord,
-    StoredAccessToken, TokenHash, UserRecord, new_id,
+    NewLogin, NewSession, NewSessionKey, PoolSettings, PurgeLimits, PurgeReport, SealedSessionKey,
+    SessionRecord, StoredAccessToken, StoredSecret, TokenHash, UserRecord, new_id,
 };
 pub use sqlite::SqliteStore;
-pub use traits::{AccessTokenStore, LoginStore, MaintenanceStore, SessionStore, Store, UserStore};
+pub use traits::{
+    AccessTokenStore, LoginStore, MaintenanceStore, SecretStore, SessionStore, Store, UserStore,
+};
 
 /// SHA-256, used for token hashes, code hashes and key fingerprints.
 pub(crate) fn sha256(input: &[u8]) -> [u8; 32] {

@@ -352,3 +352,48 @@ impl Default for ForcedRefreshPolicy {
         }
     }
 }
+
+/// A cluster secret as stored: `sealed` is the caller's at-rest ciphertext.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSecret {
+    /// The secret's name, e.g. `jwt-signing/2026-11-24T00:00:00Z`.
+    pub name: String,
+    /// Ciphertext, opaque to the store.
+    pub sealed: Vec<u8>,
+    /// When the winner stored it.
+    pub created_at: OffsetDateTime,
+}
+
+impl fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSecret")
+            .field("name", &self.name)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connection-pool bounds for the networked SQL backends (PostgreSQL, MySQL / MariaDB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Most connections one instance opens (default 16).
+    pub max_connections: u32,
+    /// Connections kept open when idle (default 1).
+    pub min_connections: u32,
+    /// How long a caller waits for a connection, including connecting, before the store
+    /// counts as unavailable (default 5 s).
+    pub acquire_timeout: Duration,
+    /// Longest a single statement may run on the server before it is cancelled (default 5 s).
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+        }
+    }
+}

@@ -25,7 +25,8 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::model::{
     CodeHash, ForcedRefreshPolicy, KeyRingPolicy, LoginRecorded, NewLogin, PurgeLimits,
-    PurgeReport, SealedSessionKey, SessionRecord, StoredAccessToken, TokenHash, UserRecord,
+    PurgeReport, SealedSessionKey, SessionRecord, StoredAccessToken, StoredSecret, TokenHash,
+    UserRecord,
 };
 
 /// Writes made by the login endpoint.
@@ -179,6 +180,24 @@ pub trait AccessTokenStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// Secrets the cluster generates at run time (signing keys, HMAC keys), created once by one
+/// winner and shared by every instance on the store. Values are sealed by the caller.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// Stores `sealed` under `name` unless a secret of that name already exists, and returns
+    /// the secret now stored: ours, or the one an earlier (possibly concurrent) caller won with.
+    /// Concurrent callers with different candidates all get the same winner.
+    async fn secret_or_insert(
+        &self,
+        name: &str,
+        sealed: Vec<u8>,
+        now: OffsetDateTime,
+    ) -> Result<StoredSecret, StoreError>;
+
+    /// Every secret whose name starts with `prefix` (byte-wise), oldest first.
+    async fn secrets_with_prefix(&self, prefix: &str) -> Result<Vec<StoredSecret>, StoreError>;
+}
+
 /// Housekeeping and health.
 #[async_trait]
 pub trait MaintenanceStore: Send + Sync {
@@ -200,11 +219,17 @@ pub trait MaintenanceStore: Send + Sync {
 
 /// Everything the server needs from storage; held as `Arc<dyn Store>`.
 pub trait Store:
-    LoginStore + SessionStore + UserStore + AccessTokenStore + MaintenanceStore + Debug
+    LoginStore + SessionStore + UserStore + AccessTokenStore + SecretStore + MaintenanceStore + Debug
 {
 }
 
 impl<T> Store for T where
-    T: LoginStore + SessionStore + UserStore + AccessTokenStore + MaintenanceStore + Debug
+    T: LoginStore
+        + SessionStore
+        + UserStore
+        + AccessTokenStore
+        + SecretStore
+        + MaintenanceStore
+        + Debug
 {
 }

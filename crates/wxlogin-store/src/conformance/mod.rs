@@ -149,6 +149,7 @@ macro_rules! conformance_tests {
             concurrent_forced_refresh_claims_have_one_winner,
             phone_is_stored_and_dropped_with_the_last_session,
             replace_session_key_rotates_the_ring,
+            cluster_secret_has_one_winner,
         );
     };
 }

@@ -190,3 +190,69 @@ pub async fn phone_is_stored_and_dropped_with_the_last_session(store: Arc<dyn St
         "deleted with the user"
     );
 }
+
+/// The first stored secret of a name wins for everyone, concurrently too; listing by prefix
+/// is byte-wise and oldest first.
+pub async fn cluster_secret_has_one_winner(store: Arc<dyn Store>) {
+    let candidates = (0..8).map(|i| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .secret_or_insert("jwt/k1", format!("candidate-{i}").into_bytes(), at(i))
+                .await
+                .or_fail("secret_or_insert")
+        })
+    });
+    let mut winners = Vec::new();
+    for handle in candidates.collect::<Vec<_>>() {
+        winners.push(handle.await.expect("task"));
+    }
+    let first = &winners[0];
+    check!(
+        winners.iter().all(|w| w.sealed == first.sealed),
+        "every concurrent caller gets the same stored secret"
+    );
+    check!(
+        first.sealed.starts_with(b"candidate-"),
+        "the stored secret is one of the candidates"
+    );
+    let again = store
+        .secret_or_insert("jwt/k1", b"late".to_vec(), at(100))
+        .await
+        .or_fail("secret_or_insert");
+    check_eq!(again.sealed, first.sealed, "a later insert keeps the winner");
+    check_eq!(again.created_at, first.created_at, "creation time kept");
+
+    store
+        .secret_or_insert("jwt/k2", b"two".to_vec(), at(200))
+        .await
+        .or_fail("secret_or_insert");
+    store
+        .secret_or_insert("JWT/k3", b"other case".to_vec(), at(300))
+        .await
+        .or_fail("secret_or_insert");
+    store
+        .secret_or_insert("hmac/refresh", b"hmac".to_vec(), at(50))
+        .await
+        .or_fail("secret_or_insert");
+    let listed: Vec<String> = store
+        .secrets_with_prefix("jwt/")
+        .await
+        .or_fail("secrets_with_prefix")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    check_eq!(
+        listed,
+        vec!["jwt/k1".to_owned(), "jwt/k2".to_owned()],
+        "prefix match is byte-wise (case-sensitive), oldest first"
+    );
+    check!(
+        store
+            .secrets_with_prefix("nothing/")
+            .await
+            .or_fail("secrets_with_prefix")
+            .is_empty(),
+        "no match is an empty list"
+    );
+}

@@ -1,12 +1,12 @@
-//! The app's access_token and the forced-refresh budget.
+//! The app's access_token, the forced-refresh budget and the cluster's shared secrets.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{SqliteStore, duration_millis, from_millis, millis};
 use crate::error::StoreError;
-use crate::model::{ForcedRefreshPolicy, StoredAccessToken};
-use crate::traits::AccessTokenStore;
+use crate::model::{ForcedRefreshPolicy, StoredAccessToken, StoredSecret};
+use crate::traits::{AccessTokenStore, SecretStore};
 
 /// WeChat's daily quotas reset at midnight China Standard Time (UTC+8).
 const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
@@ -100,5 +100,58 @@ mod tests {
         // 2026-01-01 15:59:59.999 UTC is 23:59:59.999 in Beijing; one ms later is the next day.
         let before = 1_767_283_199_999_i64;
         assert_eq!(cst_day(before) + 1, cst_day(before + 1));
+    }
+}
+
+#[async_trait]
+impl SecretStore for SqliteStore {
+    async fn secret_or_insert(
+        &self,
+        name: &str,
+        sealed: Vec<u8>,
+        now: OffsetDateTime,
+    ) -> Result<StoredSecret, StoreError> {
+        // Portable shape: PostgreSQL `ON CONFLICT (name) DO NOTHING`, MySQL `INSERT IGNORE`;
+        // then read back whoever won.
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO cluster_secrets (name, sealed, created_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(&sealed)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+        let (sealed, created_at): (Vec<u8>, i64) =
+            sqlx::query_as("SELECT sealed, created_at FROM cluster_secrets WHERE name = ?1")
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(StoredSecret {
+            name: name.to_owned(),
+            sealed,
+            created_at: from_millis(created_at)?,
+        })
+    }
+
+    async fn secrets_with_prefix(&self, prefix: &str) -> Result<Vec<StoredSecret>, StoreError> {
+        let rows: Vec<(String, Vec<u8>, i64)> = sqlx::query_as(
+            "SELECT name, sealed, created_at FROM cluster_secrets \
+             WHERE substr(name, 1, length(?1)) = ?1 ORDER BY created_at, name",
+        )
+        .bind(prefix)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(name, sealed, created_at)| {
+                Ok(StoredSecret {
+                    name,
+                    sealed,
+                    created_at: from_millis(created_at)?,
+                })
+            })
+            .collect()
     }
 }
