@@ -100,7 +100,32 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
     matches!(
         sqlite_primary_code(db),
         Some(SQLITE_BUSY | SQLITE_LOCKED | SQLITE_CANTOPEN)
-    )
+    ) || is_mysql_transient(db)
+        || is_postgres_transient(db)
+}
+
+/// PostgreSQL SQLSTATEs that mean "try again later": serialization failure (40001) and
+/// deadlock (40P01) once the backend's retries are spent, lock not available (55P03),
+/// statement timeout (57014), server shutting down or starting up (57P01-57P03), too many
+/// connections (53300) and connection failures (class 08).
+fn is_postgres_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|err| {
+            let code = err.code();
+            code.starts_with("08")
+                || matches!(
+                    code,
+                    "40001" | "40P01" | "55P03" | "57014" | "57P01" | "57P02" | "57P03" | "53300"
+                )
+        })
+}
+
+/// MySQL / MariaDB server errors that mean "try again later", not "this is wrong": too many
+/// connections (1040), lock wait timeout (1205), deadlock (1213), statement time limit
+/// (MariaDB 1969, MySQL 3024).
+fn is_mysql_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .is_some_and(|err| matches!(err.number(), 1040 | 1205 | 1213 | 1969 | 3024))
 }
 
 fn is_corruption(db: &dyn sqlx::error::DatabaseError) -> bool {

@@ -42,6 +42,8 @@ pub use model::{
     NewLogin, NewSession, NewSessionKey, PoolSettings, PurgeLimits, PurgeReport, SealedSessionKey,
     SessionRecord, StoredAccessToken, StoredSecret, TokenHash, UserRecord, new_id,
 };
+pub use mysql::MySqlStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use traits::{
     AccessTokenStore, LoginStore, MaintenanceStore, SecretStore, SessionStore, Store, UserStore,

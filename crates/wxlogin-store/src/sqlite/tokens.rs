@@ -91,18 +91,6 @@ impl AccessTokenStore for SqliteStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::cst_day;
-
-    #[test]
-    fn days_turn_at_midnight_in_beijing() {
-        // 2026-01-01 15:59:59.999 UTC is 23:59:59.999 in Beijing; one ms later is the next day.
-        let before = 1_767_283_199_999_i64;
-        assert_eq!(cst_day(before) + 1, cst_day(before + 1));
-    }
-}
-
 #[async_trait]
 impl SecretStore for SqliteStore {
     async fn secret_or_insert(
@@ -153,5 +141,17 @@ impl SecretStore for SqliteStore {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cst_day;
+
+    #[test]
+    fn days_turn_at_midnight_in_beijing() {
+        // 2026-01-01 15:59:59.999 UTC is 23:59:59.999 in Beijing; one ms later is the next day.
+        let before = 1_767_283_199_999_i64;
+        assert_eq!(cst_day(before) + 1, cst_day(before + 1));
     }
 }
