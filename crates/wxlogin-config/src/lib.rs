@@ -13,15 +13,17 @@
 mod loader;
 mod secret;
 mod server;
+mod trust;
 mod values;
 
 pub use loader::{ConfigError, ConfigSchema, ENV_PREFIX, Loaded, load};
 pub use secrecy::ExposeSecret;
 pub use secret::{SecretString, resolve_secret};
 pub use server::{
-    AppConfig, DEFAULT_API_BASE, LimitsConfig, PurgeConfig, ServerConfig, SessionsConfig,
-    TokenSourceConfig, WeChatConfig,
+    AppConfig, DEFAULT_API_BASE, DatabaseConfig, LimitsConfig, PurgeConfig, RedisConfig,
+    ServerConfig, SessionsConfig, TokenSourceConfig, WeChatConfig,
 };
+pub use trust::{ForwardAuthConfig, IntrospectionConfig, ServiceClientConfig};
 pub use values::{
     deserialize_duration, deserialize_optional_duration, deserialize_optional_secret,
 };

@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::{
-    ConfigError, ConfigSchema, deserialize_duration, deserialize_optional_duration,
-    deserialize_optional_secret, resolve_secret,
+    ConfigError, ConfigSchema, ForwardAuthConfig, IntrospectionConfig, deserialize_duration,
+    deserialize_optional_duration, deserialize_optional_secret, resolve_secret,
 };
 
 /// Where WeChat's API lives unless told otherwise.
@@ -46,6 +46,19 @@ pub struct ServerConfig {
     pub at_rest_keys: Option<SecretString>,
     #[serde(default)]
     at_rest_keys_file: Option<PathBuf>,
+    /// `[database]`: pool bounds and migrations for PostgreSQL / MySQL.
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    /// Redis for cluster coordination (`redis://HOST:PORT/DB`, `rediss://` for TLS): the
+    /// access_token refresh lock, rate-limit counters, the login-code fast path, cache
+    /// invalidation nudges and the single purge runner. Optional; a secret (`redis_url_file`).
+    #[serde(default, deserialize_with = "deserialize_optional_secret")]
+    pub redis_url: Option<SecretString>,
+    #[serde(default)]
+    redis_url_file: Option<PathBuf>,
+    /// `[redis]`: timeouts for the Redis layer.
+    #[serde(default)]
+    pub redis: RedisConfig,
     /// Proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges).
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
@@ -65,6 +78,12 @@ pub struct ServerConfig {
     /// `[purge]`: the background clean-up of expired data.
     #[serde(default)]
     pub purge: PurgeConfig,
+    /// `[forward_auth]`: `GET /v1/auth` for gateways.
+    #[serde(default)]
+    pub forward_auth: ForwardAuthConfig,
+    /// `[introspection]`: service clients of `/oauth2/introspect` and `/oauth2/revoke`.
+    #[serde(default)]
+    pub introspection: IntrospectionConfig,
 }
 
 /// `[sessions]`.
@@ -95,6 +114,13 @@ pub struct SessionsConfig {
     /// another process can take to reach this server's cache.
     #[serde(deserialize_with = "deserialize_duration")]
     pub revocation_poll: Duration,
+    /// On a shared store (PostgreSQL, MySQL): the session cache serves an entry only while a
+    /// revocation-epoch read started within this bound confirmed it, and a logout (or revoke,
+    /// delete, eviction) waits this long before answering, so no instance can still accept
+    /// the ended session afterwards. Smaller is a shorter logout and more epoch reads (three
+    /// per bound per instance).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub shared_cache_lease: Duration,
 }
 
 impl SessionsConfig {
@@ -118,6 +144,7 @@ impl Default for SessionsConfig {
             inactive_user_retention: Duration::from_secs(180 * DAY),
             cache_capacity: 200_000,
             revocation_poll: Duration::from_secs(1),
+            shared_cache_lease: Duration::from_millis(250),
         }
     }
 }
@@ -150,6 +177,61 @@ impl Default for LimitsConfig {
             decrypt_failure_window: Duration::from_secs(600),
             phone_calls_per_user_per_minute: 10,
             session_checks_per_user_per_minute: 10,
+        }
+    }
+}
+
+/// `[database]`: how one instance uses a PostgreSQL or MySQL store.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Most connections this instance opens.
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a connection before the store counts as unavailable (503).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub acquire_timeout: Duration,
+    /// Longest one statement may run on the server.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub statement_timeout: Duration,
+    /// Apply pending migrations at start-up (safe with several instances starting at once);
+    /// when off, run `wxlogin migrate` before starting new versions.
+    pub auto_migrate: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            auto_migrate: true,
+        }
+    }
+}
+
+/// `[redis]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisConfig {
+    /// Every Redis command must answer within this; a timeout counts as a disconnect.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub command_timeout: Duration,
+    /// Connecting (and reconnecting) gives up after this.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub connect_timeout: Duration,
+    /// Prefix of every key and channel, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            command_timeout: Duration::from_millis(250),
+            connect_timeout: Duration::from_secs(2),
+            key_prefix: "wxlogin:".to_owned(),
         }
     }
 }
@@ -256,12 +338,18 @@ impl ConfigSchema for ServerConfig {
         "database_url_file",
         "at_rest_keys",
         "at_rest_keys_file",
+        "database",
+        "redis_url",
+        "redis_url_file",
+        "redis",
         "trusted_proxies",
         "access_log",
         "store_phone_numbers",
         "sessions",
         "limits",
         "purge",
+        "forward_auth",
+        "introspection",
     ];
 
     fn finish(mut self) -> Result<Self, ConfigError> {
@@ -275,6 +363,39 @@ impl ConfigSchema for ServerConfig {
             self.at_rest_keys.take(),
             self.at_rest_keys_file.as_deref(),
         )?;
+        self.redis_url = resolve_secret(
+            "redis_url",
+            self.redis_url.take(),
+            self.redis_url_file.as_deref(),
+        )?;
+        if self.database.max_connections == 0
+            || self.database.min_connections > self.database.max_connections
+        {
+            return Err(ConfigError::Invalid {
+                key: "database.max_connections".into(),
+                message: "must be at least 1 and at least database.min_connections".into(),
+            });
+        }
+        for (key, value) in [
+            ("database.acquire_timeout", self.database.acquire_timeout),
+            (
+                "database.statement_timeout",
+                self.database.statement_timeout,
+            ),
+            ("redis.command_timeout", self.redis.command_timeout),
+            ("redis.connect_timeout", self.redis.connect_timeout),
+            (
+                "sessions.shared_cache_lease",
+                self.sessions.shared_cache_lease,
+            ),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Invalid {
+                    key: key.into(),
+                    message: "must be greater than zero".into(),
+                });
+            }
+        }
         let s = &self.sessions;
         if s.idle_timeout.is_zero() || s.absolute_lifetime.is_zero() {
             return Err(ConfigError::Invalid {
@@ -321,6 +442,7 @@ impl ConfigSchema for ServerConfig {
                 message: format!("{} is configured twice", dup.appid),
             });
         }
+        crate::trust::finish(&self.forward_auth, &mut self.introspection, &self.apps)?;
         if self.wechat.timeout.is_zero() {
             return Err(ConfigError::Invalid {
                 key: "wechat.timeout".into(),

@@ -1,0 +1,309 @@
+//! How business backends and gateways are trusted: `[forward_auth]` and `[introspection]`.
+//!
+//! Gateways need no credentials: `GET /v1/auth` only answers who holds a token the gateway was
+//! handed by the user. Introspection and revocation do: they are a service asking about (or
+//! ending) someone else's session, so each service gets an id, a secret and the apps it may
+//! ask about.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::{AppConfig, ConfigError, deserialize_optional_secret, resolve_secret};
+
+/// `[forward_auth]`: `GET /v1/auth`, for gateways (nginx `auth_request`, Traefik, Caddy).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardAuthConfig {
+    /// A request header read for the token when there is no `Authorization` header, for
+    /// clients written against an older login scheme (wafer's `X-WX-Skey`). Off by default.
+    pub token_header: Option<String>,
+}
+
+impl ForwardAuthConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let Some(name) = &self.token_header else {
+            return Ok(());
+        };
+        let invalid = |message: &str| ConfigError::Invalid {
+            key: "forward_auth.token_header".into(),
+            message: message.into(),
+        };
+        if name.is_empty() || !name.bytes().all(is_header_name_byte) {
+            return Err(invalid("must be a header name, e.g. \"X-WX-Skey\""));
+        }
+        let lower = name.to_ascii_lowercase();
+        // Headers that already mean something to us or to the backends behind the gateway.
+        if lower == "authorization"
+            || lower.starts_with("x-wxlogin-")
+            || RESERVED_IDENTITY_HEADERS.contains(&lower.as_str())
+        {
+            return Err(invalid(
+                "must not be Authorization, an X-WXLOGIN-* header or an identity header such as X-WX-OPENID",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The identity headers of WeChat Cloud Run that backends may trust (lower case).
+const RESERVED_IDENTITY_HEADERS: &[&str] = &[
+    "x-wx-openid",
+    "x-wx-appid",
+    "x-wx-unionid",
+    "x-wx-from-openid",
+    "x-wx-from-appid",
+    "x-wx-from-unionid",
+    "x-wx-env",
+    "x-wx-source",
+];
+
+/// RFC 9110 `tchar`: what a header name is made of.
+fn is_header_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// `[introspection]`: who may call `POST /oauth2/introspect` and `POST /oauth2/revoke`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntrospectionConfig {
+    /// `[[introspection.clients]]`. None by default: both endpoints then refuse everyone.
+    pub clients: Vec<ServiceClientConfig>,
+}
+
+/// `[[introspection.clients]]`: one business backend's credentials (HTTP Basic).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceClientConfig {
+    /// The Basic user name. Not a secret; must not contain `:`.
+    pub id: String,
+    /// Required, inline or through `secret_file`. Use a long random string: it is the whole
+    /// protection of other people's sessions.
+    #[serde(default, deserialize_with = "deserialize_optional_secret")]
+    secret: Option<SecretString>,
+    #[serde(default)]
+    secret_file: Option<PathBuf>,
+    /// The apps whose tokens this client may introspect and revoke; tokens of any other app
+    /// look inactive to it.
+    pub appids: Vec<String>,
+}
+
+impl ServiceClientConfig {
+    /// Builds a client entry in code.
+    pub fn new(id: impl Into<String>, secret: SecretString, appids: Vec<String>) -> Self {
+        Self {
+            id: id.into(),
+            secret: Some(secret),
+            secret_file: None,
+            appids,
+        }
+    }
+
+    /// The client's secret. Present on every loaded config: loading enforces it.
+    pub fn secret(&self) -> Option<&SecretString> {
+        self.secret.as_ref()
+    }
+}
+
+impl IntrospectionConfig {
+    /// Reads `secret_file`s and checks every client against the configured `apps`.
+    fn finish(&mut self, apps: &[AppConfig]) -> Result<(), ConfigError> {
+        for (i, client) in self.clients.iter_mut().enumerate() {
+            let key = |field: &str| format!("introspection.clients[{i}].{field}");
+            let invalid = |field: &str, message: String| ConfigError::Invalid {
+                key: key(field),
+                message,
+            };
+            if client.id.trim().is_empty() || client.id.contains(':') {
+                return Err(invalid("id", "must be non-empty and contain no `:`".into()));
+            }
+            client.secret = resolve_secret(
+                &key("secret"),
+                client.secret.take(),
+                client.secret_file.as_deref(),
+            )?;
+            if client.secret.is_none() {
+                return Err(ConfigError::Missing {
+                    key: key("secret"),
+                    hint: format!("set `secret` or `secret_file` for client {}", client.id),
+                });
+            }
+            if client.appids.is_empty() {
+                return Err(invalid(
+                    "appids",
+                    "list the apps this client may ask about".into(),
+                ));
+            }
+            if let Some(unknown) = client
+                .appids
+                .iter()
+                .find(|appid| !apps.iter().any(|app| &app.appid == *appid))
+            {
+                return Err(invalid(
+                    "appids",
+                    format!("{unknown} is not one of the configured [[apps]]"),
+                ));
+            }
+        }
+        if let Some((i, dup)) = self
+            .clients
+            .iter()
+            .enumerate()
+            .find(|(i, c)| self.clients[..*i].iter().any(|d| d.id == c.id))
+        {
+            return Err(ConfigError::Invalid {
+                key: format!("introspection.clients[{i}].id"),
+                message: format!("{} is configured twice", dup.id),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks `[forward_auth]` and finishes `[introspection]` (called by the server config's
+/// `finish`, after the apps are known).
+pub(crate) fn finish(
+    forward_auth: &ForwardAuthConfig,
+    introspection: &mut IntrospectionConfig,
+    apps: &[AppConfig],
+) -> Result<(), ConfigError> {
+    forward_auth.check()?;
+    introspection.finish(apps)
+}
+
+#[cfg(test)]
+// figment::Jail closures return figment::Error, which is large; fine in tests.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use figment::Jail;
+    use secrecy::ExposeSecret;
+
+    use crate::{ServerConfig, load};
+
+    const APPS: &str = "[[apps]]\nappid = \"wx0123456789abcdef\"\nsecret = \"s\"\n";
+
+    fn load_err(jail: &mut Jail, text: &str) -> String {
+        jail.create_file("t.toml", &format!("{APPS}{text}"))
+            .unwrap();
+        let err = load::<ServerConfig>(Some("t.toml".as_ref())).unwrap_err();
+        format!("{err} {err:?}")
+    }
+
+    #[test]
+    fn both_sections_are_off_by_default() {
+        Jail::expect_with(|_| {
+            let config = load::<ServerConfig>(None).unwrap().config;
+            assert_eq!(config.forward_auth.token_header, None);
+            assert!(config.introspection.clients.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn clients_load_from_the_file_with_a_secret_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("billing.secret", "billing-s3cret-7f2a\n")?;
+            jail.create_file(
+                "t.toml",
+                &format!(
+                    "{APPS}[forward_auth]\ntoken_header = \"X-WX-Skey\"\n\
+                     [[introspection.clients]]\nid = \"billing\"\nsecret_file = \"billing.secret\"\n\
+                     appids = [\"wx0123456789abcdef\"]\n"
+                ),
+            )?;
+            let config = load::<ServerConfig>(Some("t.toml".as_ref()))
+                .unwrap()
+                .config;
+            assert_eq!(
+                config.forward_auth.token_header.as_deref(),
+                Some("X-WX-Skey")
+            );
+            let client = &config.introspection.clients[0];
+            assert_eq!(client.id, "billing");
+            assert_eq!(client.appids, ["wx0123456789abcdef"]);
+            assert_eq!(
+                client.secret().unwrap().expose_secret(),
+                "billing-s3cret-7f2a"
+            );
+            assert!(!format!("{config:?}").contains("billing-s3cret"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn clients_can_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.create_file("t.toml", APPS)?;
+            jail.set_env(
+                "WXLOGIN_INTROSPECTION__CLIENTS",
+                r#"[{id="crm", secret="crm-s3cret", appids=["wx0123456789abcdef"]}]"#,
+            );
+            jail.set_env("WXLOGIN_FORWARD_AUTH__TOKEN_HEADER", "X-Legacy-Token");
+            let loaded = load::<ServerConfig>(Some("t.toml".as_ref())).unwrap();
+            assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+            let config = loaded.config;
+            assert_eq!(config.introspection.clients[0].id, "crm");
+            assert_eq!(
+                config.forward_auth.token_header.as_deref(),
+                Some("X-Legacy-Token")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_clients_are_refused_naming_the_setting_never_the_secret() {
+        Jail::expect_with(|jail| {
+            let client = |id: &str, secret: &str, appids: &str| {
+                format!("[[introspection.clients]]\nid = {id:?}\n{secret}appids = {appids}\n")
+            };
+            let err = load_err(jail, &client("a", "", "[\"wx0123456789abcdef\"]"));
+            assert!(err.contains("introspection.clients[0].secret"), "{err}");
+
+            let err = load_err(
+                jail,
+                &client("a", "secret = \"hunter2-x\"\n", "[\"wx00000000000000ff\"]"),
+            );
+            assert!(err.contains("introspection.clients[0].appids"), "{err}");
+            assert!(err.contains("wx00000000000000ff"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+
+            let err = load_err(jail, &client("a", "secret = \"hunter2-x\"\n", "[]"));
+            assert!(err.contains("introspection.clients[0].appids"), "{err}");
+
+            let err = load_err(
+                jail,
+                &client(
+                    "a:b",
+                    "secret = \"hunter2-x\"\n",
+                    "[\"wx0123456789abcdef\"]",
+                ),
+            );
+            assert!(err.contains("introspection.clients[0].id"), "{err}");
+
+            let one = client("a", "secret = \"hunter2-x\"\n", "[\"wx0123456789abcdef\"]");
+            let err = load_err(jail, &format!("{one}{one}"));
+            assert!(err.contains("introspection.clients[1].id"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_token_header_must_be_a_harmless_header_name() {
+        Jail::expect_with(|jail| {
+            for bad in [
+                "",
+                "X WX",
+                "Authorization",
+                "x-wx-openid",
+                "X-WXLOGIN-USER-ID",
+            ] {
+                let err = load_err(jail, &format!("[forward_auth]\ntoken_header = {bad:?}\n"));
+                assert!(err.contains("forward_auth.token_header"), "{bad}: {err}");
+            }
+            Ok(())
+        });
+    }
+}
