@@ -1,24 +1,20 @@
-//! A fast, strict JSON-object reader for the payload structs.
+//! Reading a payload object: known fields into their typed slots, the watermark, and every
+//! other field kept verbatim in [`Extra`].
 //!
-//! `#[serde(flatten)]` into a map buffers every field into serde's generic `Content` and
-//! then re-deserialises it, which roughly doubles the parse time of a payload. Instead each
-//! payload struct lists its JSON field names; one generic visitor reads keys as borrowed
-//! `&str` where the input allows, fills the known fields with their strict types, reads the
-//! watermark, and keeps every other field verbatim as a [`RawValue`] so it serialises back
-//! byte for byte.
+//! Each payload struct lists its JSON field names; one generic loop over the object's keys
+//! ([`read_object`]) fills the known fields with their strict types, reads the watermark, and
+//! keeps every other field as a [`RawValue`] so it serialises back byte for byte.
 //!
 //! Duplicate keys are refused (a known field, the watermark, or an unknown key twice):
 //! WeChat never sends them, and "last one wins" would let two readers of the same plaintext
 //! disagree.
 
-use std::borrow::Cow;
 use std::fmt;
-use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap};
 use serde_json::value::RawValue;
 
+use crate::json::{self, Problem, Reader};
 use crate::payload::Watermark;
 
 /// The fields of a payload object that wxlogin does not model, in arrival order, each kept
@@ -94,10 +90,8 @@ impl Serialize for Extra {
     }
 }
 
-/// A payload struct readable by [`deserialize_object`].
+/// A payload struct readable by [`read_object`].
 pub(crate) trait Object: Default {
-    /// What the visitor says it expected, for error messages.
-    const EXPECTING: &'static str;
     /// The JSON names of the known fields; a field's index is its bit in the "seen" mask.
     const FIELDS: &'static [&'static str];
     /// Mask of the fields that must be present.
@@ -106,118 +100,73 @@ pub(crate) trait Object: Default {
     const HAS_WATERMARK: bool;
 
     /// Reads the value of known field number `index` into `self`.
-    fn read_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        index: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error>;
+    fn read_field(&mut self, index: usize, reader: &mut Reader) -> json::Result<()>;
 
-    /// Stores what the visitor collected besides the known fields.
+    /// Stores what the loop collected besides the known fields.
     fn finish(&mut self, watermark: Option<Watermark>, extra: Extra);
 }
 
-/// Deserialises a payload struct from a JSON object (anything else is an error).
-pub(crate) fn deserialize_object<'de, T: Object, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<T, D::Error> {
-    deserializer.deserialize_map(ObjectVisitor(PhantomData))
-}
-
-struct ObjectVisitor<T>(PhantomData<T>);
-
-impl<'de, T: Object> Visitor<'de> for ObjectVisitor<T> {
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(T::EXPECTING)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-        let mut out = T::default();
-        let mut seen: u32 = 0;
-        let mut watermark: Option<Watermark> = None;
-        let mut extra = Extra::default();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            if let Some(index) = T::FIELDS.iter().position(|f| *f == key) {
-                let bit = 1u32 << index;
-                if seen & bit != 0 {
-                    return Err(de::Error::duplicate_field(T::FIELDS[index]));
-                }
-                seen |= bit;
-                out.read_field(index, &mut map)?;
-            } else if T::HAS_WATERMARK && key == "watermark" {
-                if watermark.is_some() {
-                    return Err(de::Error::duplicate_field("watermark"));
-                }
-                watermark = Some(map.next_value()?);
+/// Reads a payload struct from a JSON object (anything else is an error) into `out`, which
+/// starts as `T::default()`.
+pub(crate) fn read_object<T: Object>(out: &mut T, reader: &mut Reader) -> json::Result<()> {
+    let mut seen: u32 = 0;
+    let mut watermark: Option<Watermark> = None;
+    let mut extra = Extra::default();
+    reader.object(|reader, key| {
+        let name = reader.bytes_at(key);
+        if let Some(index) = T::FIELDS.iter().position(|f| f.as_bytes() == name) {
+            let bit = 1u32 << index;
+            if seen & bit != 0 {
+                return Err(reader.error(Problem::Duplicate));
+            }
+            seen |= bit;
+            out.read_field(index, reader)
+        } else if T::HAS_WATERMARK && name == b"watermark" {
+            if watermark.is_some() {
+                return Err(reader.error(Problem::Duplicate));
+            }
+            watermark = Some(read_watermark(reader)?);
+            Ok(())
+        } else {
+            let key = reader.string_at(key)?;
+            let raw = reader.raw_value()?;
+            // serde_json checks the text again: a value it would not accept is refused.
+            let value = RawValue::from_string(reader.string_at(raw)?)
+                .map_err(|_| reader.error(Problem::Syntax))?;
+            if extra.insert(key, value) {
+                Ok(())
             } else {
-                let value: Box<RawValue> = map.next_value()?;
-                if !extra.insert(key, value) {
-                    return Err(de::Error::custom("duplicate key"));
-                }
+                Err(reader.error(Problem::Duplicate))
             }
         }
-        let missing = T::REQUIRED & !seen;
-        if missing != 0 {
-            return Err(de::Error::missing_field(
-                T::FIELDS[missing.trailing_zeros() as usize],
-            ));
-        }
-        out.finish(watermark, extra);
-        Ok(out)
+    })?;
+    if T::REQUIRED & !seen != 0 {
+        return Err(reader.error(Problem::Missing));
     }
+    out.finish(watermark, extra);
+    Ok(())
 }
 
-/// An object key, borrowed from the input when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string key")
+/// `{"appid": string, "timestamp": integer}`; other keys are validated and ignored, as
+/// serde's derive does. Unlike the derive, the array form (`["wx…", 1]`) is not accepted.
+fn read_watermark(reader: &mut Reader) -> json::Result<Watermark> {
+    let (mut appid, mut timestamp) = (None, None);
+    reader.object(|reader, key| {
+        match reader.bytes_at(key) {
+            b"appid" if appid.is_none() => {
+                let span = reader.string()?;
+                appid = Some(reader.string_at(span)?);
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v)))
+            b"timestamp" if timestamp.is_none() => timestamp = Some(reader.i64()?),
+            b"appid" | b"timestamp" => return Err(reader.error(Problem::Duplicate)),
+            _ => {
+                reader.raw_value()?;
             }
         }
-        deserializer.deserialize_str(KeyVisitor)
-    }
-}
-
-/// `countryCode` arrives as a string in the old phone payload and as a number elsewhere;
-/// wxlogin always hands it on as a string.
-pub(crate) struct StringOrInteger(pub(crate) String);
-
-impl<'de> Deserialize<'de> for StringOrInteger {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = StringOrInteger;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string or an integer")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<StringOrInteger, E> {
-                Ok(StringOrInteger(v.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<StringOrInteger, E> {
-                Ok(StringOrInteger(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<StringOrInteger, E> {
-                Ok(StringOrInteger(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<StringOrInteger, E> {
-                Ok(StringOrInteger(v.to_string()))
-            }
-        }
-        deserializer.deserialize_any(V)
+        Ok(())
+    })?;
+    match (appid, timestamp) {
+        (Some(appid), Some(timestamp)) => Ok(Watermark { appid, timestamp }),
+        _ => Err(reader.error(Problem::Missing)),
     }
 }

@@ -7,10 +7,10 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::de::{Deserialize, Deserializer, MapAccess};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::object::{Extra, Object, StringOrInteger, deserialize_object};
+use crate::json::{self, PayloadError, Reader, Span, Text};
+use crate::object::{Extra, Object, read_object};
 
 /// Which client API produced the encryptedData; decides the schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -103,14 +103,38 @@ pub enum Decrypted {
 
 impl Decrypted {
     /// Parses a plaintext as `kind` (no watermark check: see [`crate::decrypt`]).
-    pub fn parse(kind: PayloadKind, json: &str) -> Result<Decrypted, serde_json::Error> {
-        Ok(match kind {
-            PayloadKind::UserInfo => Decrypted::UserInfo(serde_json::from_str(json)?),
-            PayloadKind::Phone => Decrypted::Phone(serde_json::from_str(json)?),
-            PayloadKind::Share => Decrypted::Share(serde_json::from_str(json)?),
-            PayloadKind::GroupEnter => Decrypted::GroupEnter(serde_json::from_str(json)?),
-            PayloadKind::WeRun => Decrypted::WeRun(serde_json::from_str(json)?),
-        })
+    pub fn parse(kind: PayloadKind, json: &str) -> Result<Decrypted, PayloadError> {
+        Decrypted::read(kind, json.as_bytes().to_vec())
+    }
+
+    /// Parses a decrypted plaintext, which becomes the payload's text (or is wiped).
+    pub(crate) fn read(kind: PayloadKind, plaintext: Vec<u8>) -> Result<Decrypted, PayloadError> {
+        let mut reader = Reader::new(plaintext)?;
+        // Built in place: the structs are a few hundred bytes, and each move of one costs.
+        let mut payload = match kind {
+            PayloadKind::UserInfo => Decrypted::UserInfo(UserInfo::default()),
+            PayloadKind::Phone => Decrypted::Phone(PhoneNumber::default()),
+            PayloadKind::Share => Decrypted::Share(ShareInfo::default()),
+            PayloadKind::GroupEnter => Decrypted::GroupEnter(GroupEnterInfo::default()),
+            PayloadKind::WeRun => Decrypted::WeRun(WeRunData::default()),
+        };
+        match &mut payload {
+            Decrypted::UserInfo(p) => read_object(p, &mut reader)?,
+            Decrypted::Phone(p) => read_object(p, &mut reader)?,
+            Decrypted::Share(p) => read_object(p, &mut reader)?,
+            Decrypted::GroupEnter(p) => read_object(p, &mut reader)?,
+            Decrypted::WeRun(p) => read_object(p, &mut reader)?,
+        }
+        let text = reader.into_text()?;
+        match &mut payload {
+            Decrypted::UserInfo(p) => p.text = text,
+            Decrypted::Phone(p) => p.text = text,
+            Decrypted::Share(p) => p.text = text,
+            Decrypted::GroupEnter(p) => p.text = text,
+            // No string fields: nothing points into the text, which is wiped here.
+            Decrypted::WeRun(_) => {}
+        }
+        Ok(payload)
     }
 
     /// The kind this payload was parsed as.
@@ -154,27 +178,8 @@ impl Serialize for Decrypted {
     }
 }
 
-/// Implements `Deserialize` through the shared object visitor.
-macro_rules! deserialize_via_object {
-    ($($t:ty),*) => {$(
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                deserialize_object(deserializer)
-            }
-        }
-    )*};
-}
-deserialize_via_object!(
-    UserInfo,
-    PhoneNumber,
-    ShareInfo,
-    GroupEnterInfo,
-    WeRunData,
-    StepInfo
-);
-
 /// Shows that an optional identifier is there without showing it.
-fn redact_opt(v: &Option<String>) -> &'static str {
+fn redact_opt(v: Option<&str>) -> &'static str {
     if v.is_some() {
         "Some(<redacted>)"
     } else {
@@ -185,35 +190,84 @@ fn redact_opt(v: &Option<String>) -> &'static str {
 /// User info (§6.3 a). Fields the 2022 changes stopped filling may be absent: they read as
 /// `0` / `""` then. `nickName` is always sent, so it is required (it also keeps a payload of
 /// another kind from passing as user info).
-#[derive(Clone, Default, PartialEq)]
+///
+/// The string fields borrow from the decrypted plaintext, which the payload owns and wipes
+/// when dropped: one buffer instead of a `String` each (BENCHMARKS.md, crypto).
+#[derive(Clone, Default)]
 pub struct UserInfo {
+    text: Text,
+    open_id: Option<Span>,
+    nick_name: Span,
+    gender: i64,
+    language: Span,
+    city: Span,
+    province: Span,
+    country: Span,
+    avatar_url: Span,
+    union_id: Option<Span>,
+    watermark: Option<Watermark>,
+    extra: Extra,
+}
+
+impl UserInfo {
     /// `openId` (camelCase here); absent in getUserProfile payloads. Never trust it for
     /// identity: identity comes from jscode2session.
-    pub open_id: Option<String>,
+    pub fn open_id(&self) -> Option<&str> {
+        self.open_id.map(|s| self.text.get(s))
+    }
+
     /// `nickName`.
-    pub nick_name: String,
+    pub fn nick_name(&self) -> &str {
+        self.text.get(self.nick_name)
+    }
+
     /// `gender`: 0 unknown, 1 male, 2 female.
-    pub gender: i64,
+    pub fn gender(&self) -> i64 {
+        self.gender
+    }
+
     /// `language`.
-    pub language: String,
+    pub fn language(&self) -> &str {
+        self.text.get(self.language)
+    }
+
     /// `city`.
-    pub city: String,
+    pub fn city(&self) -> &str {
+        self.text.get(self.city)
+    }
+
     /// `province`.
-    pub province: String,
+    pub fn province(&self) -> &str {
+        self.text.get(self.province)
+    }
+
     /// `country`.
-    pub country: String,
+    pub fn country(&self) -> &str {
+        self.text.get(self.country)
+    }
+
     /// `avatarUrl`.
-    pub avatar_url: String,
+    pub fn avatar_url(&self) -> &str {
+        self.text.get(self.avatar_url)
+    }
+
     /// `unionId`, only when the app is bound to an Open Platform account.
-    pub union_id: Option<String>,
+    pub fn union_id(&self) -> Option<&str> {
+        self.union_id.map(|s| self.text.get(s))
+    }
+
     /// The watermark (not serialised).
-    pub watermark: Option<Watermark>,
+    pub fn watermark(&self) -> Option<&Watermark> {
+        self.watermark.as_ref()
+    }
+
     /// Fields wxlogin does not model, kept verbatim.
-    pub extra: Extra,
+    pub fn extra(&self) -> &Extra {
+        &self.extra
+    }
 }
 
 impl Object for UserInfo {
-    const EXPECTING: &'static str = "a user info object";
     const FIELDS: &'static [&'static str] = &[
         "openId",
         "nickName",
@@ -228,21 +282,17 @@ impl Object for UserInfo {
     const REQUIRED: u32 = 1 << 1;
     const HAS_WATERMARK: bool = true;
 
-    fn read_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        i: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn read_field(&mut self, i: usize, r: &mut Reader) -> json::Result<()> {
         match i {
-            0 => self.open_id = Some(map.next_value()?),
-            1 => self.nick_name = map.next_value()?,
-            2 => self.gender = map.next_value()?,
-            3 => self.language = map.next_value()?,
-            4 => self.city = map.next_value()?,
-            5 => self.province = map.next_value()?,
-            6 => self.country = map.next_value()?,
-            7 => self.avatar_url = map.next_value()?,
-            _ => self.union_id = Some(map.next_value()?),
+            0 => self.open_id = Some(r.string()?),
+            1 => self.nick_name = r.string()?,
+            2 => self.gender = r.i64()?,
+            3 => self.language = r.string()?,
+            4 => self.city = r.string()?,
+            5 => self.province = r.string()?,
+            6 => self.country = r.string()?,
+            7 => self.avatar_url = r.string()?,
+            _ => self.union_id = Some(r.string()?),
         }
         Ok(())
     }
@@ -253,20 +303,48 @@ impl Object for UserInfo {
     }
 }
 
+/// Equal when every field reads the same (not when the plaintexts are byte-equal).
+impl PartialEq for UserInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields() == other.fields()
+    }
+}
+
+impl UserInfo {
+    /// Everything [`PartialEq`] compares.
+    fn fields(&self) -> impl PartialEq + '_ {
+        (
+            (
+                self.open_id(),
+                self.nick_name(),
+                self.gender,
+                self.language(),
+            ),
+            (
+                self.city(),
+                self.province(),
+                self.country(),
+                self.avatar_url(),
+            ),
+            (self.union_id(), &self.watermark, &self.extra),
+        )
+    }
+}
+
 impl Serialize for UserInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        if let Some(v) = &self.open_id {
+        if let Some(v) = self.open_id() {
             map.serialize_entry("openId", v)?;
         }
-        map.serialize_entry("nickName", &self.nick_name)?;
+        map.serialize_entry("nickName", self.nick_name())?;
         map.serialize_entry("gender", &self.gender)?;
-        map.serialize_entry("language", &self.language)?;
-        map.serialize_entry("city", &self.city)?;
-        map.serialize_entry("province", &self.province)?;
-        map.serialize_entry("country", &self.country)?;
-        map.serialize_entry("avatarUrl", &self.avatar_url)?;
-        if let Some(v) = &self.union_id {
+        map.serialize_entry("language", self.language())?;
+        map.serialize_entry("city", self.city())?;
+        map.serialize_entry("province", self.province())?;
+        map.serialize_entry("country", self.country())?;
+        map.serialize_entry("avatarUrl", self.avatar_url())?;
+        if let Some(v) = self.union_id() {
             map.serialize_entry("unionId", v)?;
         }
         self.extra.serialize_into(&mut map)?;
@@ -277,51 +355,70 @@ impl Serialize for UserInfo {
 impl fmt::Debug for UserInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserInfo")
-            .field("open_id", &format_args!("{}", redact_opt(&self.open_id)))
-            .field("nick_name", &self.nick_name)
+            .field("open_id", &format_args!("{}", redact_opt(self.open_id())))
+            .field("nick_name", &self.nick_name())
             .field("gender", &self.gender)
-            .field("language", &self.language)
-            .field("city", &self.city)
-            .field("province", &self.province)
-            .field("country", &self.country)
-            .field("avatar_url", &self.avatar_url)
-            .field("union_id", &format_args!("{}", redact_opt(&self.union_id)))
+            .field("language", &self.language())
+            .field("city", &self.city())
+            .field("province", &self.province())
+            .field("country", &self.country())
+            .field("avatar_url", &self.avatar_url())
+            .field("union_id", &format_args!("{}", redact_opt(self.union_id())))
             .field("watermark", &self.watermark)
             .field("extra", &self.extra)
             .finish()
     }
 }
 
-/// Phone number, old button flow (§6.3 b). All three fields are required.
-#[derive(Clone, Default, PartialEq)]
+/// Phone number, old button flow (§6.3 b). All three fields are required. The strings
+/// borrow from the plaintext, as in [`UserInfo`].
+#[derive(Clone, Default)]
 pub struct PhoneNumber {
+    text: Text,
+    phone_number: Span,
+    pure_phone_number: Span,
+    country_code: Span,
+    watermark: Option<Watermark>,
+    extra: Extra,
+}
+
+impl PhoneNumber {
     /// `phoneNumber`, with the country code for foreign numbers.
-    pub phone_number: String,
+    pub fn phone_number(&self) -> &str {
+        self.text.get(self.phone_number)
+    }
+
     /// `purePhoneNumber`, without the country code.
-    pub pure_phone_number: String,
-    /// `countryCode`: read as a string or a number, always written as a string.
-    pub country_code: String,
+    pub fn pure_phone_number(&self) -> &str {
+        self.text.get(self.pure_phone_number)
+    }
+
+    /// `countryCode`: read as a string or an integer, always handed on as a string.
+    pub fn country_code(&self) -> &str {
+        self.text.get(self.country_code)
+    }
+
     /// The watermark (not serialised).
-    pub watermark: Option<Watermark>,
+    pub fn watermark(&self) -> Option<&Watermark> {
+        self.watermark.as_ref()
+    }
+
     /// Fields wxlogin does not model, kept verbatim.
-    pub extra: Extra,
+    pub fn extra(&self) -> &Extra {
+        &self.extra
+    }
 }
 
 impl Object for PhoneNumber {
-    const EXPECTING: &'static str = "a phone number object";
     const FIELDS: &'static [&'static str] = &["phoneNumber", "purePhoneNumber", "countryCode"];
     const REQUIRED: u32 = 0b111;
     const HAS_WATERMARK: bool = true;
 
-    fn read_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        i: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn read_field(&mut self, i: usize, r: &mut Reader) -> json::Result<()> {
         match i {
-            0 => self.phone_number = map.next_value()?,
-            1 => self.pure_phone_number = map.next_value()?,
-            _ => self.country_code = map.next_value::<StringOrInteger>()?.0,
+            0 => self.phone_number = r.string()?,
+            1 => self.pure_phone_number = r.string()?,
+            _ => self.country_code = r.string_or_integer()?,
         }
         Ok(())
     }
@@ -332,12 +429,32 @@ impl Object for PhoneNumber {
     }
 }
 
+/// Equal when every field reads the same.
+impl PartialEq for PhoneNumber {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields() == other.fields()
+    }
+}
+
+impl PhoneNumber {
+    /// Everything [`PartialEq`] compares.
+    fn fields(&self) -> impl PartialEq + '_ {
+        (
+            self.phone_number(),
+            self.pure_phone_number(),
+            self.country_code(),
+            &self.watermark,
+            &self.extra,
+        )
+    }
+}
+
 impl Serialize for PhoneNumber {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("phoneNumber", &self.phone_number)?;
-        map.serialize_entry("purePhoneNumber", &self.pure_phone_number)?;
-        map.serialize_entry("countryCode", &self.country_code)?;
+        map.serialize_entry("phoneNumber", self.phone_number())?;
+        map.serialize_entry("purePhoneNumber", self.pure_phone_number())?;
+        map.serialize_entry("countryCode", self.country_code())?;
         self.extra.serialize_into(&mut map)?;
         map.end()
     }
@@ -349,89 +466,146 @@ impl fmt::Debug for PhoneNumber {
         f.debug_struct("PhoneNumber")
             .field("phone_number", &format_args!("<redacted>"))
             .field("pure_phone_number", &format_args!("<redacted>"))
-            .field("country_code", &self.country_code)
+            .field("country_code", &self.country_code())
             .field("watermark", &self.watermark)
             .field("extra", &self.extra)
             .finish()
     }
 }
 
-/// Share info (§6.3 c).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Share info (§6.3 c). The string borrows from the plaintext, as in [`UserInfo`].
+#[derive(Clone, Default)]
 pub struct ShareInfo {
+    text: Text,
+    open_gid: Span,
+    watermark: Option<Watermark>,
+    extra: Extra,
+}
+
+impl ShareInfo {
     /// `openGId`: the group's id, unique per mini-program.
-    pub open_gid: String,
+    pub fn open_gid(&self) -> &str {
+        self.text.get(self.open_gid)
+    }
+
     /// The watermark, if present (not serialised).
-    pub watermark: Option<Watermark>,
+    pub fn watermark(&self) -> Option<&Watermark> {
+        self.watermark.as_ref()
+    }
+
     /// Fields wxlogin does not model, kept verbatim.
-    pub extra: Extra,
+    pub fn extra(&self) -> &Extra {
+        &self.extra
+    }
 }
 
 impl Object for ShareInfo {
-    const EXPECTING: &'static str = "a share info object";
     const FIELDS: &'static [&'static str] = &["openGId"];
     const REQUIRED: u32 = 1;
     const HAS_WATERMARK: bool = true;
 
-    fn read_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        _: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
-        self.open_gid = map.next_value()?;
+    fn read_field(&mut self, _: usize, r: &mut Reader) -> json::Result<()> {
+        self.open_gid = r.string()?;
         Ok(())
     }
 
     fn finish(&mut self, watermark: Option<Watermark>, extra: Extra) {
         self.watermark = watermark;
         self.extra = extra;
+    }
+}
+
+/// Equal when every field reads the same.
+impl PartialEq for ShareInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields() == other.fields()
+    }
+}
+
+impl ShareInfo {
+    /// Everything [`PartialEq`] compares.
+    fn fields(&self) -> impl PartialEq + '_ {
+        (self.open_gid(), &self.watermark, &self.extra)
     }
 }
 
 impl Serialize for ShareInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("openGId", &self.open_gid)?;
+        map.serialize_entry("openGId", self.open_gid())?;
         self.extra.serialize_into(&mut map)?;
         map.end()
     }
 }
 
+impl fmt::Debug for ShareInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShareInfo")
+            .field("open_gid", &self.open_gid())
+            .field("watermark", &self.watermark)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
 /// Group enter info (§6.3 d). `chat_type` is required; which ids are present depends on the
-/// chat (a one-to-one chat has `open_single_roomid`, a group `opengid`).
-#[derive(Debug, Clone, Default, PartialEq)]
+/// chat (a one-to-one chat has `open_single_roomid`, a group `opengid`). The strings borrow
+/// from the plaintext, as in [`UserInfo`].
+#[derive(Clone, Default)]
 pub struct GroupEnterInfo {
+    text: Text,
+    opengid: Option<Span>,
+    open_single_roomid: Option<Span>,
+    group_openid: Option<Span>,
+    chat_type: i64,
+    watermark: Option<Watermark>,
+    extra: Extra,
+}
+
+impl GroupEnterInfo {
     /// `opengid` (lowercase here): id of a multi-person chat.
-    pub opengid: Option<String>,
+    pub fn opengid(&self) -> Option<&str> {
+        self.opengid.map(|s| self.text.get(s))
+    }
+
     /// `open_single_roomid`: id of a one-to-one chat.
-    pub open_single_roomid: Option<String>,
+    pub fn open_single_roomid(&self) -> Option<&str> {
+        self.open_single_roomid.map(|s| self.text.get(s))
+    }
+
     /// `group_openid`: the user's id within this group.
-    pub group_openid: Option<String>,
+    pub fn group_openid(&self) -> Option<&str> {
+        self.group_openid.map(|s| self.text.get(s))
+    }
+
     /// `chat_type`.
-    pub chat_type: i64,
+    pub fn chat_type(&self) -> i64 {
+        self.chat_type
+    }
+
     /// The watermark, if present (not serialised).
-    pub watermark: Option<Watermark>,
+    pub fn watermark(&self) -> Option<&Watermark> {
+        self.watermark.as_ref()
+    }
+
     /// Fields wxlogin does not model, kept verbatim.
-    pub extra: Extra,
+    pub fn extra(&self) -> &Extra {
+        &self.extra
+    }
 }
 
 impl Object for GroupEnterInfo {
-    const EXPECTING: &'static str = "a group enter info object";
     const FIELDS: &'static [&'static str] =
         &["opengid", "open_single_roomid", "group_openid", "chat_type"];
     const REQUIRED: u32 = 1 << 3;
     const HAS_WATERMARK: bool = true;
 
-    fn read_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        i: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn read_field(&mut self, i: usize, r: &mut Reader) -> json::Result<()> {
         match i {
-            0 => self.opengid = Some(map.next_value()?),
-            1 => self.open_single_roomid = Some(map.next_value()?),
-            2 => self.group_openid = Some(map.next_value()?),
-            _ => self.chat_type = map.next_value()?,
+            0 => self.opengid = Some(r.string()?),
+            1 => self.open_single_roomid = Some(r.string()?),
+            2 => self.group_openid = Some(r.string()?),
+            _ => self.chat_type = r.i64()?,
         }
         Ok(())
     }
@@ -442,21 +616,55 @@ impl Object for GroupEnterInfo {
     }
 }
 
+/// Equal when every field reads the same.
+impl PartialEq for GroupEnterInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields() == other.fields()
+    }
+}
+
+impl GroupEnterInfo {
+    /// Everything [`PartialEq`] compares.
+    fn fields(&self) -> impl PartialEq + '_ {
+        (
+            (
+                self.opengid(),
+                self.open_single_roomid(),
+                self.group_openid(),
+            ),
+            (self.chat_type, &self.watermark, &self.extra),
+        )
+    }
+}
+
 impl Serialize for GroupEnterInfo {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        if let Some(v) = &self.opengid {
+        if let Some(v) = self.opengid() {
             map.serialize_entry("opengid", v)?;
         }
-        if let Some(v) = &self.open_single_roomid {
+        if let Some(v) = self.open_single_roomid() {
             map.serialize_entry("open_single_roomid", v)?;
         }
-        if let Some(v) = &self.group_openid {
+        if let Some(v) = self.group_openid() {
             map.serialize_entry("group_openid", v)?;
         }
         map.serialize_entry("chat_type", &self.chat_type)?;
         self.extra.serialize_into(&mut map)?;
         map.end()
+    }
+}
+
+impl fmt::Debug for GroupEnterInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupEnterInfo")
+            .field("opengid", &self.opengid())
+            .field("open_single_roomid", &self.open_single_roomid())
+            .field("group_openid", &self.group_openid())
+            .field("chat_type", &self.chat_type)
+            .field("watermark", &self.watermark)
+            .field("extra", &self.extra)
+            .finish()
     }
 }
 
@@ -472,18 +680,17 @@ pub struct WeRunData {
 }
 
 impl Object for WeRunData {
-    const EXPECTING: &'static str = "a WeRun object";
     const FIELDS: &'static [&'static str] = &["stepInfoList"];
     const REQUIRED: u32 = 1;
     const HAS_WATERMARK: bool = true;
 
-    fn read_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        _: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
-        self.step_info_list = map.next_value()?;
-        Ok(())
+    fn read_field(&mut self, _: usize, r: &mut Reader) -> json::Result<()> {
+        r.array(|r| {
+            let mut step = StepInfo::default();
+            read_object(&mut step, r)?;
+            self.step_info_list.push(step);
+            Ok(())
+        })
     }
 
     fn finish(&mut self, watermark: Option<Watermark>, extra: Extra) {
@@ -513,19 +720,14 @@ pub struct StepInfo {
 }
 
 impl Object for StepInfo {
-    const EXPECTING: &'static str = "a step info object";
     const FIELDS: &'static [&'static str] = &["timestamp", "step"];
     const REQUIRED: u32 = 0b11;
     const HAS_WATERMARK: bool = false;
 
-    fn read_field<'de, A: MapAccess<'de>>(
-        &mut self,
-        i: usize,
-        map: &mut A,
-    ) -> Result<(), A::Error> {
+    fn read_field(&mut self, i: usize, r: &mut Reader) -> json::Result<()> {
         match i {
-            0 => self.timestamp = map.next_value()?,
-            _ => self.step = map.next_value()?,
+            0 => self.timestamp = r.i64()?,
+            _ => self.step = r.i64()?,
         }
         Ok(())
     }
