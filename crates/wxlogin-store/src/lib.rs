@@ -39,8 +39,9 @@ pub mod conformance;
 pub use error::StoreError;
 pub use model::{
     CodeHash, ForcedRefreshPolicy, KeyFingerprint, KeyRingPolicy, LoginPolicy, LoginRecorded,
-    NewLogin, NewSession, NewSessionKey, PoolSettings, PurgeLimits, PurgeReport, SealedSessionKey,
-    SessionRecord, StoredAccessToken, StoredSecret, TokenHash, UserRecord, new_id,
+    NewLogin, NewSession, NewSessionKey, PoolSettings, PurgeLimits, PurgeReport, Rotation,
+    SealedSessionKey, SessionRecord, StoredAccessToken, StoredSecret, TokenHash, UserRecord,
+    new_id,
 };
 pub use mysql::MySqlStore;
 pub use postgres::PostgresStore;
@@ -55,4 +56,71 @@ pub(crate) fn sha256(input: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
     out
+}
+
+/// Step 2 of [`SessionStore::rotate_token`]: whether a rotated-out token presented again is a
+/// retry of the very rotation that replaced it (the session's current hash is the caller's
+/// successor, rotated less than `grace` before `now_ms`) rather than a replay. One function so
+/// that every backend draws the line at the same millisecond.
+pub(crate) fn is_rotation_retry(
+    current: &[u8],
+    rotated_at_ms: Option<i64>,
+    successor: &TokenHash,
+    now_ms: i64,
+    grace: std::time::Duration,
+) -> bool {
+    let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+    current == successor.as_bytes().as_slice()
+        && rotated_at_ms.is_some_and(|at| at > now_ms.saturating_sub(grace_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_retry_needs_the_same_successor_within_the_grace() {
+        let successor = TokenHash::of("b");
+        let current = successor.as_bytes().as_slice();
+        let grace = Duration::from_secs(30);
+        assert!(is_rotation_retry(
+            current,
+            Some(1_000),
+            &successor,
+            30_999,
+            grace
+        ));
+        assert!(!is_rotation_retry(
+            current,
+            Some(1_000),
+            &successor,
+            31_000,
+            grace
+        ));
+        assert!(!is_rotation_retry(current, None, &successor, 1_000, grace));
+        let other = TokenHash::of("c");
+        assert!(!is_rotation_retry(
+            current,
+            Some(1_000),
+            &other,
+            1_000,
+            grace
+        ));
+        assert!(!is_rotation_retry(
+            current,
+            Some(1_000),
+            &successor,
+            1_000,
+            Duration::ZERO
+        ));
+        assert!(is_rotation_retry(
+            current,
+            Some(0),
+            &successor,
+            1,
+            Duration::MAX
+        ));
+    }
 }

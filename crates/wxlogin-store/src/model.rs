@@ -397,3 +397,25 @@ impl Default for PoolSettings {
         }
     }
 }
+
+/// What [`SessionStore::rotate_token`](crate::SessionStore::rotate_token) did with a presented
+/// refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token was the session's current one: the successor now is.
+    Rotated(SessionRecord),
+    /// The presented token was rotated out less than `grace` ago and the successor is still
+    /// the current token (a lost response, two concurrent refreshes): nothing changed; the
+    /// caller answers with the same successor again.
+    Replayed(SessionRecord),
+    /// The presented token was rotated out and then used again outside that grace: treated as
+    /// theft, the whole session (the refresh family) was ended, with the epoch bumped.
+    FamilyRevoked {
+        /// The ended session.
+        session_id: Uuid,
+        /// Its user.
+        user_id: Uuid,
+    },
+    /// No live session knows the presented token.
+    Unknown,
+}

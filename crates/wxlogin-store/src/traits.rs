@@ -99,6 +99,42 @@ pub trait SessionStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError>;
 
+    /// The live session with this id at `now`, joined with its user, or `None` (for access
+    /// JWTs, whose `sid` claim is checked against the store on wxlogin's own routes). One
+    /// indexed read, no write.
+    async fn find_session_by_id(
+        &self,
+        session_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError>;
+
+    /// Refresh-token rotation (JWT mode), atomic per session, so two instances can never both
+    /// rotate one token. In one transaction:
+    /// 1. a session live at `now` whose current token hash is `presented`: its token hash
+    ///    becomes `successor`, `presented` is remembered as its previous hash with `now` as the
+    ///    rotation time, and its idle deadline moves to `idle_expires_at` (capped at the
+    ///    absolute deadline, never backwards) →
+    ///    [`Rotation::Rotated`](crate::model::Rotation::Rotated) with the updated record;
+    /// 2. otherwise a live session whose *previous* hash is `presented`: if its current hash
+    ///    equals `successor` and it was rotated after `now - grace` →
+    ///    [`Rotation::Replayed`](crate::model::Rotation::Replayed)
+    ///    (no change); in every other case the session is ended exactly like
+    ///    [`end_session`](Self::end_session) (epoch bumped, ring dropped with the last
+    ///    session) → [`Rotation::FamilyRevoked`](crate::model::Rotation::FamilyRevoked);
+    /// 3. otherwise [`Rotation::Unknown`](crate::model::Rotation::Unknown).
+    ///
+    /// A successor already used by another session is [`StoreError::Conflict`] and changes
+    /// nothing. After a rotation `find_session(presented)` finds nothing and
+    /// `find_session(successor)` finds the session.
+    async fn rotate_token(
+        &self,
+        presented: &TokenHash,
+        successor: &TokenHash,
+        idle_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        grace: std::time::Duration,
+    ) -> Result<crate::model::Rotation, StoreError>;
+
     /// The revocation epoch: grows (by at least one) with every session-ending write. Cheap
     /// enough to poll every few hundred milliseconds. Compare for inequality, not order: a
     /// recreated database starts again at zero.

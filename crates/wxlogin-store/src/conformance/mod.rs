@@ -27,6 +27,7 @@ mod codes;
 mod concurrency;
 mod keys;
 mod purge;
+mod rotation;
 mod sessions;
 mod tokens;
 mod users;
@@ -47,6 +48,7 @@ pub use codes::*;
 pub use concurrency::*;
 pub use keys::*;
 pub use purge::*;
+pub use rotation::*;
 pub use sessions::*;
 pub use tokens::*;
 pub use users::*;
@@ -150,6 +152,16 @@ macro_rules! conformance_tests {
             phone_is_stored_and_dropped_with_the_last_session,
             replace_session_key_rotates_the_ring,
             cluster_secret_has_one_winner,
+            find_session_by_id_sees_only_live_sessions,
+            rotation_moves_the_token_and_the_idle_deadline,
+            replay_within_grace_is_replayed_and_changes_nothing,
+            replay_after_grace_revokes_the_family,
+            replay_with_another_successor_revokes_even_within_grace,
+            rotation_chain_remembers_one_generation,
+            unknown_or_expired_tokens_are_unknown,
+            successor_of_another_session_is_a_conflict,
+            concurrent_rotations_to_one_successor_rotate_once,
+            concurrent_rotations_to_different_successors_revoke,
         );
     };
 }

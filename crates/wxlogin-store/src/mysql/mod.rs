@@ -22,7 +22,7 @@
 //! InnoDB deadlocks. So a user's rows are read through the index that confines the scan to
 //! that user (forced, ascending), changed by primary key, and the empty ranges of a user this
 //! transaction creates are not read at all (see `record_login`). What deadlocks (1213) or lock
-//! wait timeouts (1205) remain, [`retry`] handles: it reruns the whole transaction a few times
+//! wait timeouts (1205) remain, `retry` handles: it reruns the whole transaction a few times
 //! with a short jittered sleep before giving up with [`StoreError::Unavailable`].
 //!
 //! `migrate` takes a named lock of its own: sqlx's does not work on MariaDB.
@@ -37,6 +37,7 @@
 
 mod login;
 mod purge;
+mod rotation;
 mod sessions;
 mod tokens;
 mod users;

@@ -1,6 +1,9 @@
-//! Token verification, sliding renewal and ending sessions.
+//! Token verification, sliding renewal and ending sessions; rotation is in `rotation`.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::{MySql, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -9,11 +12,11 @@ use super::{
     has_live_session, id_text, lock_user, millis, parse_id, retry, text,
 };
 use crate::error::StoreError;
-use crate::model::{SessionRecord, TokenHash};
+use crate::model::{Rotation, SessionRecord, TokenHash};
 use crate::traits::SessionStore;
 
-/// The columns `find_session` reads, in order.
-type SessionRow = (
+/// The columns every session lookup reads, in order.
+pub(super) type SessionRow = (
     String,
     String,
     Vec<u8>,
@@ -90,6 +93,37 @@ impl SessionStore for MySqlStore {
         retry(|| end_user_sessions_once(self, user_id)).await
     }
 
+    async fn find_session_by_id(
+        &self,
+        session_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        // Primary-key probes into both tables; autocommit, like `find_session`.
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.session_id, s.user_id, s.appid, u.openid, u.unionid, s.family_id, \
+             s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at \
+             FROM sessions AS s JOIN users AS u ON u.user_id = s.user_id \
+             WHERE s.session_id = ? AND s.idle_expires_at > ? AND s.absolute_expires_at > ?",
+        )
+        .bind(id_text(session_id))
+        .bind(millis(now))
+        .bind(millis(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(session_record).transpose()
+    }
+
+    async fn rotate_token(
+        &self,
+        presented: &TokenHash,
+        successor: &TokenHash,
+        idle_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        grace: Duration,
+    ) -> Result<Rotation, StoreError> {
+        super::rotation::rotate(self, presented, successor, idle_expires_at, now, grace).await
+    }
+
     async fn revocation_epoch(&self) -> Result<u64, StoreError> {
         let (epoch,): (i64,) = sqlx::query_as("SELECT epoch FROM revocation_epoch WHERE id = 1")
             .fetch_one(&self.pool)
@@ -116,15 +150,30 @@ async fn end_session_once(
         return Ok(false);
     };
     lock_user(&mut tx, &user_id).await?;
-    if !delete_session(&mut tx, &session_text).await? {
+    if !end_locked(&mut tx, &session_text, &user_id, millis(now)).await? {
         // Ended by someone else between the read and the lock.
         return Ok(false);
     }
-    if !has_live_session(&mut tx, &user_id, millis(now)).await? {
-        drop_ring(&mut tx, &user_id).await?;
-    }
-    bump_epoch(&mut tx).await?;
     tx.commit().await?;
+    Ok(true)
+}
+
+/// Ends one session of `user_id`, whose row the caller has locked: what `end_session` does,
+/// and what a family revocation must do alike (delete, drop the ring and phone with the
+/// user's last live session, bump the epoch last). Returns whether the session was there.
+pub(super) async fn end_locked(
+    tx: &mut Transaction<'static, MySql>,
+    session_id: &str,
+    user_id: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    if !delete_session(tx, session_id).await? {
+        return Ok(false);
+    }
+    if !has_live_session(tx, user_id, now_ms).await? {
+        drop_ring(tx, user_id).await?;
+    }
+    bump_epoch(tx).await?;
     Ok(true)
 }
 
@@ -141,7 +190,7 @@ async fn end_user_sessions_once(store: &MySqlStore, user_id: Uuid) -> Result<u64
     Ok(ended)
 }
 
-fn session_record(row: SessionRow) -> Result<SessionRecord, StoreError> {
+pub(super) fn session_record(row: SessionRow) -> Result<SessionRecord, StoreError> {
     let (session_id, user_id, appid, openid, unionid, family_id, created, seen, idle, absolute) =
         row;
     Ok(SessionRecord {

@@ -19,7 +19,8 @@
 //! * **The user row is the lock for everything the user owns.** Every transaction that creates
 //!   or ends a user's sessions, or changes or drops their key ring and phone, first locks the
 //!   user row (`SELECT … FOR UPDATE`, or the upsert in `record_login`, which locks it the same
-//!   way). Only single-row, single-statement writes (`touch_session`, `save_phone`) skip it. Those transactions are
+//!   way). Only single-row, single-statement writes (`touch_session`, `save_phone`, the
+//!   rotation step of `rotate_token`) skip it. Those transactions are
 //!   therefore serialised per user, and because each statement under READ COMMITTED takes a
 //!   fresh snapshot, a statement run after the lock sees everything its predecessor committed.
 //!   Purge takes the same locks with `SKIP LOCKED`, so it never waits for a login.
@@ -33,6 +34,7 @@
 
 mod login;
 mod purge;
+mod rotation;
 mod sessions;
 mod tokens;
 mod users;

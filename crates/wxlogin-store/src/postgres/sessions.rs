@@ -1,6 +1,9 @@
-//! Token verification, sliding renewal and ending sessions.
+//! Token verification, sliding renewal and ending sessions; rotation is in `rotation`.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -8,11 +11,11 @@ use super::{
     PostgresStore, bump_epoch, drop_ring_unless_live, from_millis, lock_user, millis, retry,
 };
 use crate::error::StoreError;
-use crate::model::{SessionRecord, TokenHash};
+use crate::model::{Rotation, SessionRecord, TokenHash};
 use crate::traits::SessionStore;
 
-/// The columns `find_session` reads, in order.
-type SessionRow = (
+/// The columns every session lookup reads, in order.
+pub(super) type SessionRow = (
     Uuid,
     Uuid,
     String,
@@ -80,6 +83,36 @@ impl SessionStore for PostgresStore {
         retry(|| end_user_sessions_once(self, user_id)).await
     }
 
+    async fn find_session_by_id(
+        &self,
+        session_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        // Primary-key probes into both tables; autocommit, like `find_session`.
+        let row: Option<SessionRow> = sqlx::query_as(
+            "SELECT s.session_id, s.user_id, s.appid, u.openid, u.unionid, s.family_id, \
+             s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at \
+             FROM sessions AS s JOIN users AS u ON u.user_id = s.user_id \
+             WHERE s.session_id = $1 AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2",
+        )
+        .bind(session_id)
+        .bind(millis(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(session_record).transpose()
+    }
+
+    async fn rotate_token(
+        &self,
+        presented: &TokenHash,
+        successor: &TokenHash,
+        idle_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        grace: Duration,
+    ) -> Result<Rotation, StoreError> {
+        super::rotation::rotate(self, presented, successor, idle_expires_at, now, grace).await
+    }
+
     async fn revocation_epoch(&self) -> Result<u64, StoreError> {
         let (epoch,): (i64,) = sqlx::query_as("SELECT epoch FROM revocation_epoch WHERE id = 1")
             .fetch_one(&self.pool)
@@ -104,17 +137,32 @@ async fn end_session_once(
     };
     lock_user(&mut tx, user_id).await?;
     // Re-checked under the lock: a concurrent logout or eviction may have won meanwhile.
+    if !end_locked(&mut tx, session_id, user_id, millis(now)).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Ends one session of `user_id`, whose row the caller has locked: what `end_session` does,
+/// and what a family revocation must do alike (delete, drop the ring and phone with the
+/// user's last live session, bump the epoch last). Returns whether the session was there.
+pub(super) async fn end_locked(
+    tx: &mut Transaction<'static, Postgres>,
+    session_id: Uuid,
+    user_id: Uuid,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
     let ended = sqlx::query("DELETE FROM sessions WHERE session_id = $1")
         .bind(session_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected();
     if ended == 0 {
         return Ok(false);
     }
-    drop_ring_unless_live(&mut tx, user_id, millis(now)).await?;
-    bump_epoch(&mut tx).await?;
-    tx.commit().await?;
+    drop_ring_unless_live(tx, user_id, now_ms).await?;
+    bump_epoch(tx).await?;
     Ok(true)
 }
 
@@ -140,7 +188,7 @@ async fn end_user_sessions_once(store: &PostgresStore, user_id: Uuid) -> Result<
     Ok(ended)
 }
 
-fn session_record(row: SessionRow) -> Result<SessionRecord, StoreError> {
+pub(super) fn session_record(row: SessionRow) -> Result<SessionRecord, StoreError> {
     let (session_id, user_id, appid, openid, unionid, family_id, created, seen, idle, absolute) =
         row;
     Ok(SessionRecord {

@@ -26,6 +26,7 @@
 
 mod login;
 mod purge;
+mod rotation;
 mod sessions;
 mod tokens;
 mod users;

@@ -1,6 +1,9 @@
-//! Token verification, sliding renewal and ending sessions.
+//! Token verification, sliding renewal and ending sessions; rotation is in `rotation`.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -8,10 +11,10 @@ use super::{
     SqliteStore, bump_epoch, drop_ring_unless_live, from_millis, id_text, millis, parse_id,
 };
 use crate::error::StoreError;
-use crate::model::{SessionRecord, TokenHash};
+use crate::model::{Rotation, SessionRecord, TokenHash};
 use crate::traits::SessionStore;
 
-/// The columns `find_session` reads, in order.
+/// The columns every session lookup reads, in order.
 type SessionRow = (
     String,
     String,
@@ -78,12 +81,7 @@ impl SessionStore for SqliteStore {
         let Some((user_id,)) = owner else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM sessions WHERE session_id = ?1")
-            .bind(&session_text)
-            .execute(&mut *tx)
-            .await?;
-        bump_epoch(&mut tx).await?;
-        drop_ring_unless_live(&mut tx, &user_id, millis(now)).await?;
+        end_one(&mut tx, &session_text, &user_id, millis(now)).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -113,12 +111,68 @@ impl SessionStore for SqliteStore {
         Ok(ended)
     }
 
+    async fn find_session_by_id(
+        &self,
+        session_id: Uuid,
+        now: OffsetDateTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        live_session_by_id(&self.reader, session_id, millis(now)).await
+    }
+
+    async fn rotate_token(
+        &self,
+        presented: &TokenHash,
+        successor: &TokenHash,
+        idle_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        grace: Duration,
+    ) -> Result<Rotation, StoreError> {
+        super::rotation::rotate(self, presented, successor, idle_expires_at, now, grace).await
+    }
+
     async fn revocation_epoch(&self) -> Result<u64, StoreError> {
         let (epoch,): (i64,) = sqlx::query_as("SELECT epoch FROM revocation_epoch WHERE id = 1")
             .fetch_one(&self.reader)
             .await?;
         u64::try_from(epoch).map_err(|_| StoreError::corrupt("negative revocation epoch"))
     }
+}
+
+/// The session with this id, joined with its user, if live at `now_ms`: one primary-key probe
+/// into each table. Runs on the read pool, or inside a write transaction.
+pub(super) async fn live_session_by_id<'e>(
+    executor: impl sqlx::Executor<'e, Database = Sqlite>,
+    session_id: Uuid,
+    now_ms: i64,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT s.session_id, s.user_id, s.appid, u.openid, u.unionid, s.family_id, \
+         s.created_at, s.last_seen_at, s.idle_expires_at, s.absolute_expires_at \
+         FROM sessions AS s JOIN users AS u ON u.user_id = s.user_id \
+         WHERE s.session_id = ?1 AND s.idle_expires_at > ?2 AND s.absolute_expires_at > ?2",
+    )
+    .bind(id_text(session_id))
+    .bind(now_ms)
+    .fetch_optional(executor)
+    .await?;
+    row.map(session_record).transpose()
+}
+
+/// Ends one session of `user_id` inside a write transaction: what `end_session` does, and
+/// what a family revocation must do alike (delete, bump the epoch, drop the ring and phone
+/// with the user's last live session).
+pub(super) async fn end_one(
+    tx: &mut Transaction<'static, Sqlite>,
+    session_id: &str,
+    user_id: &str,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE session_id = ?1")
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+    bump_epoch(tx).await?;
+    drop_ring_unless_live(tx, user_id, now_ms).await
 }
 
 fn session_record(row: SessionRow) -> Result<SessionRecord, StoreError> {
