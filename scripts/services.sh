@@ -5,10 +5,10 @@
 #
 # installs whatever is missing (Debian packages), starts the three servers on free ports, exports
 #
-#   WXLOGIN_TEST_POSTGRES_URL  postgres://wxlogin@127.0.0.1:PORT/postgres   (superuser, trust auth)
-#   WXLOGIN_TEST_MYSQL_URL     mysql://wxlogin:wxlogin@127.0.0.1:PORT/mysql (all privileges)
-#   WXLOGIN_TEST_REDIS_URL     redis://127.0.0.1:PORT
-#   WXLOGIN_TEST_REDIS_PID     the Redis server's pid (tests pause it with SIGSTOP)
+#   WXLTEST_POSTGRES_URL  postgres://wxlogin@127.0.0.1:PORT/postgres   (superuser, trust auth)
+#   WXLTEST_MYSQL_URL     mysql://wxlogin:wxlogin@127.0.0.1:PORT/mysql (all privileges)
+#   WXLTEST_REDIS_URL     redis://127.0.0.1:PORT
+#   WXLTEST_REDIS_PID     the Redis server's pid (tests pause it with SIGSTOP)
 #
 # and stops them (removing their data) when the sourcing shell exits. The suites that need a
 # server read these variables and fail (never skip) when one is missing.
@@ -76,7 +76,7 @@ services_start() {
     "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
     start >>"$SERVICES_DIR/postgres.log" 2>&1
   SERVICES_PG=("${run_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop)
-  export WXLOGIN_TEST_POSTGRES_URL="postgres://wxlogin@127.0.0.1:$pg_port/postgres"
+  export WXLTEST_POSTGRES_URL="postgres://wxlogin@127.0.0.1:$pg_port/postgres"
 
   # --- MariaDB ---------------------------------------------------------------------------------
   local my_port my_dir
@@ -93,7 +93,7 @@ services_start() {
   mariadb --no-defaults -uroot --socket="$my_dir/sock" -e \
     "CREATE USER 'wxlogin'@'%' IDENTIFIED BY 'wxlogin'; GRANT ALL ON *.* TO 'wxlogin'@'%' WITH GRANT OPTION;"
   SERVICES_MY_PID_FILE="$my_dir/pid"
-  export WXLOGIN_TEST_MYSQL_URL="mysql://wxlogin:wxlogin@127.0.0.1:$my_port/mysql"
+  export WXLTEST_MYSQL_URL="mysql://wxlogin:wxlogin@127.0.0.1:$my_port/mysql"
 
   # --- Redis -----------------------------------------------------------------------------------
   local redis_port
@@ -101,18 +101,18 @@ services_start() {
   redis-server --bind 127.0.0.1 --port "$redis_port" --save '' --appendonly no --daemonize yes \
     --pidfile "$SERVICES_DIR/redis.pid" --logfile "$SERVICES_DIR/redis.log" --dir "$SERVICES_DIR"
   services_wait Redis redis-cli -p "$redis_port" ping
-  export WXLOGIN_TEST_REDIS_URL="redis://127.0.0.1:$redis_port"
-  WXLOGIN_TEST_REDIS_PID=$(cat "$SERVICES_DIR/redis.pid")
-  export WXLOGIN_TEST_REDIS_PID
+  export WXLTEST_REDIS_URL="redis://127.0.0.1:$redis_port"
+  WXLTEST_REDIS_PID=$(cat "$SERVICES_DIR/redis.pid")
+  export WXLTEST_REDIS_PID
 
   services_log "PostgreSQL on $pg_port, MariaDB on $my_port, Redis on $redis_port"
 }
 
 services_stop() {
   [ -n "${SERVICES_DIR:-}" ] || return 0
-  if [ -n "${WXLOGIN_TEST_REDIS_PID:-}" ]; then
-    kill -CONT "$WXLOGIN_TEST_REDIS_PID" 2>/dev/null || true
-    kill "$WXLOGIN_TEST_REDIS_PID" 2>/dev/null || true
+  if [ -n "${WXLTEST_REDIS_PID:-}" ]; then
+    kill -CONT "$WXLTEST_REDIS_PID" 2>/dev/null || true
+    kill "$WXLTEST_REDIS_PID" 2>/dev/null || true
   fi
   if [ -n "${SERVICES_MY_PID_FILE:-}" ] && [ -f "$SERVICES_MY_PID_FILE" ]; then
     kill "$(cat "$SERVICES_MY_PID_FILE")" 2>/dev/null || true
@@ -126,10 +126,10 @@ services_stop() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   services_start
-  echo "export WXLOGIN_TEST_POSTGRES_URL=$WXLOGIN_TEST_POSTGRES_URL"
-  echo "export WXLOGIN_TEST_MYSQL_URL=$WXLOGIN_TEST_MYSQL_URL"
-  echo "export WXLOGIN_TEST_REDIS_URL=$WXLOGIN_TEST_REDIS_URL"
-  echo "export WXLOGIN_TEST_REDIS_PID=$WXLOGIN_TEST_REDIS_PID"
+  echo "export WXLTEST_POSTGRES_URL=$WXLTEST_POSTGRES_URL"
+  echo "export WXLTEST_MYSQL_URL=$WXLTEST_MYSQL_URL"
+  echo "export WXLTEST_REDIS_URL=$WXLTEST_REDIS_URL"
+  echo "export WXLTEST_REDIS_PID=$WXLTEST_REDIS_PID"
   echo "(Ctrl-C stops the servers)"
   while true; do sleep 3600; done
 fi

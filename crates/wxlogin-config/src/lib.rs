@@ -23,7 +23,7 @@ pub use server::{
     AppConfig, DEFAULT_API_BASE, DatabaseConfig, LimitsConfig, PurgeConfig, RedisConfig,
     ServerConfig, SessionsConfig, TokenSourceConfig, WeChatConfig,
 };
-pub use trust::{ForwardAuthConfig, IntrospectionConfig, ServiceClientConfig};
+pub use trust::{ForwardAuthConfig, IntrospectionConfig, JwtConfig, ServiceClientConfig};
 pub use values::{
     deserialize_duration, deserialize_optional_duration, deserialize_optional_secret,
 };

@@ -8,8 +8,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use crate::{
-    ConfigError, ConfigSchema, ForwardAuthConfig, IntrospectionConfig, deserialize_duration,
-    deserialize_optional_duration, deserialize_optional_secret, resolve_secret,
+    ConfigError, ConfigSchema, ForwardAuthConfig, IntrospectionConfig, JwtConfig,
+    deserialize_duration, deserialize_optional_duration, deserialize_optional_secret,
+    resolve_secret,
 };
 
 /// Where WeChat's API lives unless told otherwise.
@@ -84,6 +85,9 @@ pub struct ServerConfig {
     /// `[introspection]`: service clients of `/oauth2/introspect` and `/oauth2/revoke`.
     #[serde(default)]
     pub introspection: IntrospectionConfig,
+    /// `[jwt]`: access JWTs and refresh-token rotation; off by default.
+    #[serde(default)]
+    pub jwt: JwtConfig,
 }
 
 /// `[sessions]`.
@@ -350,6 +354,7 @@ impl ConfigSchema for ServerConfig {
         "purge",
         "forward_auth",
         "introspection",
+        "jwt",
     ];
 
     fn finish(mut self) -> Result<Self, ConfigError> {
@@ -442,7 +447,12 @@ impl ConfigSchema for ServerConfig {
                 message: format!("{} is configured twice", dup.appid),
             });
         }
-        crate::trust::finish(&self.forward_auth, &mut self.introspection, &self.apps)?;
+        crate::trust::finish(
+            &self.forward_auth,
+            &mut self.introspection,
+            &self.jwt,
+            &self.apps,
+        )?;
         if self.wechat.timeout.is_zero() {
             return Err(ConfigError::Invalid {
                 key: "wechat.timeout".into(),

@@ -1,4 +1,5 @@
-//! How business backends and gateways are trusted: `[forward_auth]` and `[introspection]`.
+//! How business backends and gateways are trusted: `[forward_auth]`, `[introspection]` and
+//! `[jwt]`.
 //!
 //! Gateways need no credentials: `GET /v1/auth` only answers who holds a token the gateway was
 //! handed by the user. Introspection and revocation do: they are a service asking about (or
@@ -6,11 +7,14 @@
 //! ask about.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::{AppConfig, ConfigError, deserialize_optional_secret, resolve_secret};
+use crate::{
+    AppConfig, ConfigError, deserialize_duration, deserialize_optional_secret, resolve_secret,
+};
 
 /// `[forward_auth]`: `GET /v1/auth`, for gateways (nginx `auth_request`, Traefik, Caddy).
 #[derive(Debug, Default, Deserialize)]
@@ -161,14 +165,76 @@ impl IntrospectionConfig {
     }
 }
 
+/// `[jwt]`: short-lived access JWTs beside rotating refresh tokens. Off by default: the login
+/// answer then carries one opaque token, exactly as before.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    /// When on, `/v1/login` and `POST /v1/token/refresh` also answer an `access_token` (a JWT
+    /// signed with EdDSA) and the opaque `token` becomes the refresh token.
+    pub enabled: bool,
+    /// The `iss` claim, and the issuer in `/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Lifetime of an access JWT: also how long a verifier working offline from the JWKS may
+    /// accept a token whose session already ended.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub access_ttl: Duration,
+    /// How long a rotated-out refresh token still answers with the same new pair (a lost
+    /// response, concurrent refreshes); any later use revokes the whole session.
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub refresh_grace: Duration,
+    /// How often the cluster's signing key changes. Old public keys stay in the JWKS until
+    /// tokens signed with them expired (`access_ttl` after the change).
+    #[serde(deserialize_with = "deserialize_duration")]
+    pub key_rotation: Duration,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            issuer: "wxlogin".into(),
+            access_ttl: Duration::from_secs(300),
+            refresh_grace: Duration::from_secs(30),
+            key_rotation: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+impl JwtConfig {
+    fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str| ConfigError::Invalid {
+            key: format!("jwt.{key}"),
+            message: message.into(),
+        };
+        if self.issuer.trim().is_empty() {
+            return Err(invalid("issuer", "must not be empty"));
+        }
+        if self.access_ttl.as_secs() == 0 {
+            return Err(invalid("access_ttl", "must be at least one second"));
+        }
+        // A key must outlive the tokens it signs by a wide margin, or the JWKS would have to
+        // publish several old keys at once.
+        if self.key_rotation < self.access_ttl * 2 {
+            return Err(invalid(
+                "key_rotation",
+                "must be at least twice jwt.access_ttl",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Checks `[forward_auth]` and finishes `[introspection]` (called by the server config's
 /// `finish`, after the apps are known).
 pub(crate) fn finish(
     forward_auth: &ForwardAuthConfig,
     introspection: &mut IntrospectionConfig,
+    jwt: &JwtConfig,
     apps: &[AppConfig],
 ) -> Result<(), ConfigError> {
     forward_auth.check()?;
+    jwt.check()?;
     introspection.finish(apps)
 }
 
@@ -196,6 +262,10 @@ mod tests {
             let config = load::<ServerConfig>(None).unwrap().config;
             assert_eq!(config.forward_auth.token_header, None);
             assert!(config.introspection.clients.is_empty());
+            assert!(!config.jwt.enabled);
+            assert_eq!(config.jwt.issuer, "wxlogin");
+            assert_eq!(config.jwt.access_ttl.as_secs(), 300);
+            assert_eq!(config.jwt.refresh_grace.as_secs(), 30);
             Ok(())
         });
     }
@@ -303,6 +373,37 @@ mod tests {
                 let err = load_err(jail, &format!("[forward_auth]\ntoken_header = {bad:?}\n"));
                 assert!(err.contains("forward_auth.token_header"), "{bad}: {err}");
             }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn jwt_settings_load_and_are_checked() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "t.toml",
+                &format!(
+                    "{APPS}[jwt]\nenabled = true\nissuer = \"https://login.example\"\n\
+                     access_ttl = \"2m\"\nrefresh_grace = 10\nkey_rotation = \"7days\"\n"
+                ),
+            )?;
+            let jwt = load::<ServerConfig>(Some("t.toml".as_ref()))
+                .unwrap()
+                .config
+                .jwt;
+            assert!(jwt.enabled);
+            assert_eq!(jwt.issuer, "https://login.example");
+            assert_eq!(jwt.access_ttl.as_secs(), 120);
+            assert_eq!(jwt.refresh_grace.as_secs(), 10);
+            assert_eq!(jwt.key_rotation.as_secs(), 7 * 24 * 3600);
+
+            let err = load_err(
+                jail,
+                "[jwt]\naccess_ttl = \"10m\"\nkey_rotation = \"15m\"\n",
+            );
+            assert!(err.contains("jwt.key_rotation"), "{err}");
+            let err = load_err(jail, "[jwt]\nissuer = \" \"\n");
+            assert!(err.contains("jwt.issuer"), "{err}");
             Ok(())
         });
     }

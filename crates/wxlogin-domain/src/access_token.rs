@@ -14,6 +14,12 @@
 //! * classic `cgi-bin/token`: every fetch mints a new token, so refetch at most once per 30 s
 //!   per app (also counted in the store).
 //!
+//! Across instances, a [`Coordinator`](crate::Coordinator) lock per app (Redis) makes one
+//! instance of the cluster the fetcher; the others wait for its token to appear in the store.
+//! The lock expires by itself (a fetcher that dies holds it for [`CLUSTER_LOCK_TTL`] at most)
+//! and whoever takes it re-reads the store first. Without a coordinator, or while it is
+//! unreachable, each instance fetches for itself, as a lone instance does.
+//!
 //! Token fetches are the only calls here retried on -1 (with back-off): they consume nothing.
 
 use std::collections::HashMap;
@@ -23,13 +29,14 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use tokio::sync::Mutex;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use wxlogin_clock::SharedClock;
 use wxlogin_store::at_rest::{AtRestKeys, access_token_aad};
 use wxlogin_store::{ForcedRefreshPolicy, Store, StoreError, StoredAccessToken};
 use wxlogin_wechat::{AccessToken, WeChatClient, WeChatError};
 
 use crate::App;
+use crate::coordination::SharedCoordinator;
 
 /// Which WeChat endpoint tokens come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +54,10 @@ pub enum TokenSource {
 const REFRESH_MARGIN: time::Duration = time::Duration::minutes(4);
 /// Back-off before the retries of a token fetch that got -1 (system busy).
 const BUSY_BACKOFF: [Duration; 2] = [Duration::from_millis(200), Duration::from_millis(800)];
+/// How long the cluster-wide refresh lock lives: longer than a fetch with its retries takes.
+pub const CLUSTER_LOCK_TTL: Duration = Duration::from_secs(15);
+/// How often an instance waiting for another's fetch looks for the result in the store.
+const CLUSTER_WAIT_POLL: Duration = Duration::from_millis(25);
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +97,7 @@ struct Inner {
     held: StdMutex<HashMap<String, Held>>,
     /// One refresher per app in this process; the others wait and take its result.
     locks: StdMutex<HashMap<String, Arc<Mutex<()>>>>,
+    coordinator: SharedCoordinator,
 }
 
 impl AccessTokens {
@@ -95,6 +107,7 @@ impl AccessTokens {
         clock: SharedClock,
         at_rest: AtRestKeys,
         source: TokenSource,
+        coordinator: SharedCoordinator,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -105,6 +118,7 @@ impl AccessTokens {
                 source,
                 held: StdMutex::default(),
                 locks: StdMutex::default(),
+                coordinator,
             }),
         }
     }
@@ -125,8 +139,70 @@ impl AccessTokens {
         {
             return Ok(self.hold(&app.appid, held));
         }
-        let fetched = self.fetch(app, false).await?;
-        self.save(&app.appid, fetched).await
+        self.refresh_in_cluster(app, |held| self.is_fresh(held), || self.fetch(app, false))
+            .await
+    }
+
+    /// Runs `refresh` as the cluster's one refresher of `app`'s token and stores its result —
+    /// unless, once the cluster lock is ours or while waiting for it, the store already holds
+    /// a token that is `usable`.
+    async fn refresh_in_cluster<U, F, Fut>(
+        &self,
+        app: &App,
+        usable: U,
+        refresh: F,
+    ) -> Result<SecretString, AccessTokenError>
+    where
+        U: Fn(&Held) -> bool,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Held, AccessTokenError>>,
+    {
+        let appid = &app.appid;
+        let lock_name = format!("access-token:{appid}");
+        let mut holder = None;
+        if let Some(coordinator) = &self.inner.coordinator {
+            let give_up = tokio::time::Instant::now() + CLUSTER_LOCK_TTL;
+            loop {
+                match coordinator.try_lock(&lock_name, CLUSTER_LOCK_TTL).await {
+                    Ok(Some(token)) => {
+                        holder = Some(token);
+                        break;
+                    }
+                    Ok(None) if tokio::time::Instant::now() < give_up => {
+                        tokio::time::sleep(CLUSTER_WAIT_POLL).await;
+                        if let Some(held) = self.load_stored(appid).await?
+                            && usable(&held)
+                        {
+                            return Ok(self.hold(appid, held));
+                        }
+                    }
+                    // The holder died without storing anything, or Redis is away: fetch
+                    // ourselves, as a lone instance would.
+                    Ok(None) => break,
+                    Err(error) => {
+                        debug!(%error, %appid, "refreshing the access_token without the cluster lock");
+                        break;
+                    }
+                }
+            }
+        }
+        let result = async {
+            if holder.is_some()
+                && let Some(held) = self.load_stored(appid).await?
+                && usable(&held)
+            {
+                return Ok(self.hold(appid, held));
+            }
+            let fresh = refresh().await?;
+            self.save(appid, fresh).await
+        }
+        .await;
+        if let (Some(coordinator), Some(token)) = (&self.inner.coordinator, holder)
+            && let Err(error) = coordinator.unlock(&lock_name, &token).await
+        {
+            debug!(%error, %appid, "cluster lock left to expire");
+        }
+        result
     }
 
     /// WeChat rejected `rejected` (40001 / 40014 / 42001): returns a token worth one retry.
@@ -144,8 +220,21 @@ impl AccessTokens {
         {
             return Ok(self.hold(&app.appid, held));
         }
+        let usable = |held: &Held| {
+            held.token.expose_secret() != rejected.expose_secret() && self.is_fresh(held)
+        };
+        self.refresh_in_cluster(app, usable, || self.refresh_rejected(app, rejected))
+            .await
+    }
+
+    /// The gentlest refresh that replaces `rejected` (see the module docs).
+    async fn refresh_rejected(
+        &self,
+        app: &App,
+        rejected: &SecretString,
+    ) -> Result<Held, AccessTokenError> {
         let now = self.inner.clock.now();
-        let fresh = match self.inner.source {
+        Ok(match self.inner.source {
             TokenSource::Stable => {
                 let normal = self.fetch(app, false).await?;
                 if normal.token.expose_secret() != rejected.expose_secret() {
@@ -170,8 +259,7 @@ impl AccessTokens {
                 }
                 self.fetch(app, false).await?
             }
-        };
-        self.save(&app.appid, fresh).await
+        })
     }
 
     async fn claim_refresh(

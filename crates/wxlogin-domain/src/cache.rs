@@ -12,6 +12,13 @@
 //! * other processes (operator commands, other instances) end sessions too: the service polls
 //!   the store's revocation epoch and [clears](SessionCache::clear) the cache when it moves.
 //!
+//! * on a store shared by several instances, polling alone would let another instance serve a
+//!   logged-out session until its next poll. There the cache holds a [`Lease`]: entries are
+//!   served only while the last revocation-epoch read that *completed* also *started* less than
+//!   the lease bound ago, and every session-ending write waits out the bound before it answers.
+//!   So any verification that starts after that answer, on any instance, either misses the
+//!   cache or runs on a cache that was checked against the store after the write committed.
+//!
 //! Sharded `RwLock<HashMap>` rather than a general-purpose cache crate: the keys are SHA-256
 //! digests (already uniformly distributed, so hashing them again is wasted work), hits take
 //! only a read lock, and eviction need not be clever — capacity is sized to hold the working
@@ -21,6 +28,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 use wxlogin_store::{SessionRecord, TokenHash};
@@ -165,6 +173,50 @@ impl SessionCache {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.shards.iter().map(|s| read(s).len()).sum()
+    }
+}
+
+/// The right to serve cached sessions on a shared store; see the module docs.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    bound: Duration,
+    origin: Instant,
+    /// Start of the latest confirming epoch read, in microseconds after `origin` (plus one,
+    /// so 0 means never).
+    confirmed: AtomicU64,
+}
+
+impl Lease {
+    pub(crate) fn new(bound: Duration) -> Self {
+        Self {
+            bound,
+            origin: Instant::now(),
+            confirmed: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn bound(&self) -> Duration {
+        self.bound
+    }
+
+    fn micros(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_micros())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1)
+    }
+
+    /// Records that an epoch read started at `started` completed and was acted on.
+    pub(crate) fn confirm(&self, started: Instant) {
+        self.confirmed
+            .fetch_max(self.micros(started), Ordering::SeqCst);
+    }
+
+    /// Whether cached entries may be served now.
+    pub(crate) fn is_held(&self) -> bool {
+        let confirmed = self.confirmed.load(Ordering::SeqCst);
+        confirmed != 0
+            && self.micros(Instant::now()).saturating_sub(confirmed)
+                < u64::try_from(self.bound.as_micros()).unwrap_or(u64::MAX)
     }
 }
 

@@ -20,7 +20,9 @@ use wxlogin_store::{
 use wxlogin_wechat::{WeChatClient, WeChatError};
 
 use crate::access_token::{AccessTokenError, AccessTokens};
-use crate::{App, Apps, Limit, SessionPolicy, UpstreamError, Verdict, WindowCounter};
+use crate::coordination::{ClusterEvent, RateLimiter, SharedCoordinator};
+use crate::key_rings::{KeyRingCache, Ring};
+use crate::{App, Apps, Limit, SessionPolicy, UpstreamError, Verdict};
 
 /// Which generation of the user's session_key opened the data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +143,11 @@ pub struct OpenDataParts {
     pub limits: OpenDataLimits,
     /// Keep verified phone numbers so `/v1/session` can show them (off by default).
     pub store_phone_numbers: bool,
+    /// Counts the per-user limits across the cluster, when there is one.
+    pub coordinator: SharedCoordinator,
+    /// Opened key rings, shared with the [`LoginService`](crate::LoginService) (which drops
+    /// a user's entry when a login rotates their key).
+    pub key_rings: Arc<KeyRingCache>,
 }
 
 /// The open-data service. Cheap to clone.
@@ -151,18 +158,30 @@ pub struct OpenData {
 
 struct Inner {
     parts: OpenDataParts,
-    decrypt_failures: WindowCounter<Uuid>,
-    phone_calls: WindowCounter<Uuid>,
-    session_checks: WindowCounter<Uuid>,
+    decrypt_failures: RateLimiter<Uuid>,
+    phone_calls: RateLimiter<Uuid>,
+    session_checks: RateLimiter<Uuid>,
 }
 
 impl OpenData {
     pub fn new(parts: OpenDataParts) -> Self {
         Self {
             inner: Arc::new(Inner {
-                decrypt_failures: WindowCounter::new(parts.limits.decrypt_failures),
-                phone_calls: WindowCounter::new(parts.limits.phone_calls),
-                session_checks: WindowCounter::new(parts.limits.session_checks),
+                decrypt_failures: RateLimiter::new(
+                    "decrypt-failures",
+                    parts.limits.decrypt_failures,
+                    parts.coordinator.clone(),
+                ),
+                phone_calls: RateLimiter::new(
+                    "phone-calls",
+                    parts.limits.phone_calls,
+                    parts.coordinator.clone(),
+                ),
+                session_checks: RateLimiter::new(
+                    "session-checks",
+                    parts.limits.session_checks,
+                    parts.coordinator.clone(),
+                ),
                 parts,
             }),
         }
@@ -187,29 +206,54 @@ impl OpenData {
         payload: &EncryptedPayload<'_>,
     ) -> Result<(Decrypted, KeyGeneration), OpenDataError> {
         let now_ms = self.now_ms();
-        if let Verdict::Limited { retry_after_secs } =
-            self.inner.decrypt_failures.check(&session.user_id, now_ms)
+        if let Verdict::Limited { retry_after_secs } = self
+            .inner
+            .decrypt_failures
+            .check(&session.user_id, now_ms)
+            .await
         {
             return Err(OpenDataError::RateLimited { retry_after_secs });
         }
         if payload.raw_data.is_some() != payload.signature.is_some() {
             return Err(OpenDataError::SignatureIncomplete);
         }
-        let keys = self
-            .session_keys(session.user_id, &session.appid, &session.openid)
-            .await?;
-        let (data, index) = match wxlogin_crypto::decrypt_with_keys(
-            payload.kind,
-            keys.iter().map(|(key, _)| key.expose_secret()),
-            payload.iv,
-            payload.encrypted_data,
-            &session.appid,
-        ) {
+        let open = |keys: &Ring| {
+            wxlogin_crypto::decrypt_with_keys(
+                payload.kind,
+                keys.iter().map(|(key, _)| key.expose_secret()),
+                payload.iv,
+                payload.encrypted_data,
+                &session.appid,
+            )
+        };
+        let cached = self
+            .parts()
+            .key_rings
+            .get(session.user_id, self.parts().clock.now());
+        let mut keys = match &cached {
+            Some(ring) => Arc::clone(ring),
+            None => {
+                self.session_keys(session.user_id, &session.appid, &session.openid)
+                    .await?
+            }
+        };
+        let mut opened = open(&keys);
+        if cached.is_some() && opened.as_ref().is_err_and(|e| !e.is_malformed_input()) {
+            // The cached ring may lack a key rotated in since (see `key_rings`): ask the store.
+            keys = self
+                .session_keys(session.user_id, &session.appid, &session.openid)
+                .await?;
+            opened = open(&keys);
+        }
+        let (data, index) = match opened {
             Ok(opened) => opened,
             // Malformed input fails the same way under every key, and is no decrypt failure.
             Err(error) if error.is_malformed_input() => return Err(error.into()),
             Err(_) => {
-                self.inner.decrypt_failures.record(&session.user_id, now_ms);
+                self.inner
+                    .decrypt_failures
+                    .record(&session.user_id, now_ms)
+                    .await;
                 debug!(user_id = %session.user_id, keys = keys.len(), "decrypt_failed under every key");
                 return Err(DecryptError::DecryptFailed.into());
             }
@@ -221,8 +265,8 @@ impl OpenData {
             return Err(OpenDataError::SignatureMismatch);
         }
         if let Decrypted::UserInfo(info) = &data {
-            let openid_differs = info.open_id.as_deref().is_some_and(|o| o != session.openid);
-            let unionid_differs = match (info.union_id.as_deref(), session.unionid.as_deref()) {
+            let openid_differs = info.open_id().is_some_and(|o| o != session.openid);
+            let unionid_differs = match (info.union_id(), session.unionid.as_deref()) {
                 (Some(decrypted), Some(ours)) => decrypted != ours,
                 _ => false,
             };
@@ -233,17 +277,19 @@ impl OpenData {
         Ok((data, *generation))
     }
 
-    /// The user's usable session_keys, current first.
+    /// The user's usable session_keys, current first, read from the store (and remembered
+    /// for the next decryption).
     async fn session_keys(
         &self,
         user_id: Uuid,
         appid: &str,
         openid: &str,
-    ) -> Result<Vec<(SecretString, KeyGeneration)>, OpenDataError> {
+    ) -> Result<Ring, OpenDataError> {
         let parts = self.parts();
+        let read_at = parts.clock.now();
         let ring = parts
             .store
-            .key_ring(user_id, parts.clock.now(), self.key_ring_policy())
+            .key_ring(user_id, read_at, self.key_ring_policy())
             .await?;
         let aad = session_key_aad(appid, openid);
         ring.iter()
@@ -261,7 +307,12 @@ impl OpenData {
                 };
                 Ok((SecretString::from(text), generation))
             })
-            .collect()
+            .collect::<Result<Vec<_>, OpenDataError>>()
+            .map(|keys| {
+                let ring = Arc::new(keys);
+                parts.key_rings.put(user_id, Arc::clone(&ring), read_at);
+                ring
+            })
     }
 
     /// Exchanges a phone code (`getuserphonenumber`). Retried only after a token error: a
@@ -276,6 +327,7 @@ impl OpenData {
             .inner
             .phone_calls
             .charge(&session.user_id, self.now_ms())
+            .await
         {
             return Err(OpenDataError::RateLimited { retry_after_secs });
         }
@@ -362,6 +414,7 @@ impl OpenData {
             .inner
             .session_checks
             .charge(&session.user_id, self.now_ms())
+            .await
         {
             return Err(OpenDataError::RateLimited { retry_after_secs });
         }
@@ -435,6 +488,14 @@ impl OpenData {
                 self.key_ring_policy(),
             )
             .await?;
+        parts.key_rings.invalidate(user.user_id);
+        if let Some(coordinator) = &parts.coordinator
+            && let Err(error) = coordinator
+                .publish(ClusterEvent::KeyRingChanged(user.user_id))
+                .await
+        {
+            debug!(%error, "could not announce the reset; other instances' rings expire by themselves");
+        }
         if !replaced {
             return Err(OpenDataError::NoSessionKey);
         }
@@ -446,7 +507,7 @@ impl OpenData {
         &self,
         appid: &str,
         openid: &str,
-    ) -> Result<Vec<(SecretString, KeyGeneration)>, OpenDataError> {
+    ) -> Result<Ring, OpenDataError> {
         let user = self
             .parts()
             .store

@@ -11,11 +11,13 @@ use wxlogin_clock::SharedClock;
 use wxlogin_store::at_rest::{AtRestKeys, session_key_aad};
 use wxlogin_store::{
     CodeHash, KeyFingerprint, KeyRingPolicy, LoginPolicy, NewLogin, NewSession, NewSessionKey,
-    PurgeLimits, PurgeReport, SessionRecord, Store, StoreError, new_id,
+    PurgeLimits, PurgeReport, Rotation, SessionRecord, Store, StoreError, TokenHash, new_id,
 };
 use wxlogin_wechat::WeChatClient;
 
-use crate::cache::SessionCache;
+use crate::cache::{Lease, SessionCache};
+use crate::coordination::{ClusterEvent, SharedCoordinator};
+use crate::key_rings::KeyRingCache;
 use crate::token::{IssuedToken, hash_presented};
 use crate::{AdminError, Apps, LoginError, SessionError, SessionPolicy, UpstreamError};
 
@@ -51,6 +53,15 @@ pub struct LoginServiceParts {
     pub policy: SessionPolicy,
     /// Sessions held in memory; 0 turns the cache off.
     pub cache_capacity: usize,
+    /// Set when other instances share the store: the cache serves entries only while a
+    /// revocation-epoch read started within this bound confirmed them, and every
+    /// session-ending write waits this long before answering (see the `cache` module).
+    pub shared_cache_lease: Option<Duration>,
+    /// The cluster's coordination layer (Redis), if any.
+    pub coordinator: SharedCoordinator,
+    /// Opened key rings, shared with [`OpenData`](crate::OpenData): a login that rotates a
+    /// user's key drops their entry here and announces it to the cluster.
+    pub key_rings: Arc<KeyRingCache>,
 }
 
 /// Logs users in and tells who holds a token. Cheap to clone.
@@ -67,6 +78,10 @@ struct Inner {
     at_rest: AtRestKeys,
     policy: SessionPolicy,
     cache: SessionCache,
+    lease: Option<Lease>,
+    cache_enabled: bool,
+    coordinator: SharedCoordinator,
+    key_rings: Arc<KeyRingCache>,
 }
 
 impl LoginService {
@@ -74,6 +89,10 @@ impl LoginService {
         Self {
             inner: Arc::new(Inner {
                 cache: SessionCache::new(parts.cache_capacity),
+                lease: parts.shared_cache_lease.map(Lease::new),
+                cache_enabled: parts.cache_capacity > 0,
+                coordinator: parts.coordinator,
+                key_rings: parts.key_rings,
                 store: parts.store,
                 wechat: parts.wechat,
                 clock: parts.clock,
@@ -96,6 +115,11 @@ impl LoginService {
         &self.inner.policy
     }
 
+    /// The cluster's coordination layer, if configured.
+    pub fn coordinator(&self) -> SharedCoordinator {
+        self.inner.coordinator.clone()
+    }
+
     /// Cache (hits, misses), for metrics and benchmarks.
     pub fn cache_stats(&self) -> (u64, u64) {
         self.inner.cache.stats()
@@ -114,11 +138,15 @@ impl LoginService {
             return Err(LoginError::MalformedCode);
         }
         let now = inner.clock.now();
+        let code_hash = CodeHash::of(code);
+        if !self.first_sight_of_code(&app.appid, &code_hash).await {
+            return Err(LoginError::CodeUsed);
+        }
         let claimed = inner
             .store
             .claim_login_code(
                 &app.appid,
-                &CodeHash::of(code),
+                &code_hash,
                 now + inner.policy.used_code_memory,
                 now,
             )
@@ -175,6 +203,19 @@ impl LoginService {
             )
             .await?;
         inner.cache.invalidate_sessions(&recorded.evicted_sessions);
+        if recorded.key_rotated {
+            inner.key_rings.invalidate(recorded.user_id);
+            if let Some(coordinator) = &inner.coordinator
+                && let Err(error) = coordinator
+                    .publish(ClusterEvent::KeyRingChanged(recorded.user_id))
+                    .await
+            {
+                debug!(%error, "could not announce a key rotation; rings elsewhere expire by themselves");
+            }
+        }
+        if !recorded.evicted_sessions.is_empty() {
+            self.outlast_other_caches().await;
+        }
         debug!(
             user_id = %recorded.user_id,
             %session_id,
@@ -203,10 +244,97 @@ impl LoginService {
         token: &str,
         expected_appid: Option<&str>,
     ) -> Result<VerifiedSession, SessionError> {
+        let (hash, session, now) = self.find(token).await?;
+        if expected_appid.is_some_and(|expected| expected != session.appid) {
+            return Err(SessionError::OtherApp);
+        }
+        Ok(VerifiedSession(
+            self.renew_if_due(hash, session, now).await?,
+        ))
+    }
+
+    /// Who holds `token`, without renewing the session.
+    ///
+    /// For a backend asking about a token (introspection), not the user acting: if such
+    /// questions renewed, a session the user has abandoned would live as long as some service
+    /// keeps asking about it. Never writes to the store.
+    pub async fn inspect(&self, token: &str) -> Result<VerifiedSession, SessionError> {
+        let (_, session, _) = self.find(token).await?;
+        Ok(VerifiedSession(session))
+    }
+
+    /// The live session `session_id` (an access JWT's `sid`), read from the store so a logout
+    /// anywhere is seen at once. With `expected_appid`, a session of another app does not
+    /// verify. Never renews: in JWT mode only a refresh does.
+    pub async fn session_by_id(
+        &self,
+        session_id: Uuid,
+        expected_appid: Option<&str>,
+    ) -> Result<VerifiedSession, SessionError> {
+        let now = self.inner.clock.now();
+        let session = self
+            .inner
+            .store
+            .find_session_by_id(session_id, now)
+            .await?
+            .ok_or(SessionError::NotFound)?;
+        if expected_appid.is_some_and(|expected| expected != session.appid) {
+            return Err(SessionError::OtherApp);
+        }
+        Ok(VerifiedSession(Arc::new(session)))
+    }
+
+    /// Rotates refresh token `presented` to `successor` (JWT mode), renewing the session's
+    /// idle deadline; see [`SessionStore::rotate_token`](wxlogin_store::SessionStore::rotate_token)
+    /// for the grace and the family revocation.
+    pub async fn rotate_refresh(
+        &self,
+        presented: &str,
+        successor: TokenHash,
+        grace: Duration,
+    ) -> Result<Rotation, SessionError> {
+        let inner = &*self.inner;
+        let hash = hash_presented(presented).ok_or(SessionError::Malformed)?;
+        let now = inner.clock.now();
+        let rotation = inner
+            .store
+            .rotate_token(
+                &hash,
+                &successor,
+                now + inner.policy.idle_timeout,
+                now,
+                grace,
+            )
+            .await?;
+        match &rotation {
+            Rotation::Rotated(_) => inner.cache.invalidate_token(&hash),
+            Rotation::FamilyRevoked {
+                session_id,
+                user_id,
+            } => {
+                inner.cache.invalidate_sessions(&[*session_id]);
+                self.outlast_other_caches().await;
+                info!(%user_id, %session_id, "refresh token replayed after its grace; session revoked");
+            }
+            Rotation::Replayed(_) | Rotation::Unknown => {}
+        }
+        Ok(rotation)
+    }
+
+    /// The live session of `token`, from the cache or the store (which then fills the cache).
+    async fn find(
+        &self,
+        token: &str,
+    ) -> Result<(wxlogin_store::TokenHash, Arc<SessionRecord>, OffsetDateTime), SessionError> {
         let inner = &*self.inner;
         let hash = hash_presented(token).ok_or(SessionError::Malformed)?;
         let now = inner.clock.now();
-        let session = match inner.cache.get(&hash) {
+        let cached = if inner.lease.as_ref().is_none_or(Lease::is_held) {
+            inner.cache.get(&hash)
+        } else {
+            None
+        };
+        let session = match cached {
             Some(session) if session.is_live(now) => session,
             _ => {
                 let generation = inner.cache.generation();
@@ -221,12 +349,7 @@ impl LoginService {
                 session
             }
         };
-        if expected_appid.is_some_and(|expected| expected != session.appid) {
-            return Err(SessionError::OtherApp);
-        }
-        Ok(VerifiedSession(
-            self.renew_if_due(hash, session, now).await?,
-        ))
+        Ok((hash, session, now))
     }
 
     /// Sliding renewal: push the idle deadline out, writing at most once per renew interval.
@@ -262,21 +385,55 @@ impl LoginService {
     /// anywhere in this process; other processes see it through the store.
     pub async fn logout(&self, token: &str) -> Result<(), SessionError> {
         let VerifiedSession(session) = self.verify(token, None).await?;
+        self.end_session(token, &session).await?;
+        debug!(user_id = %session.user_id, session_id = %session.session_id, "logout");
+        Ok(())
+    }
+
+    /// Ends the session of `token` on a service's behalf (token revocation), exactly as
+    /// [`logout`](Self::logout) does, but only if `may_revoke` allows it for that session (a
+    /// service may revoke only the tokens of its own apps). Returns whether a session ended.
+    ///
+    /// Does not renew the session first: the user is not the one acting.
+    pub async fn revoke(
+        &self,
+        token: &str,
+        may_revoke: impl FnOnce(&SessionRecord) -> bool,
+    ) -> Result<bool, SessionError> {
+        let VerifiedSession(session) = self.inspect(token).await?;
+        if !may_revoke(&session) {
+            return Ok(false);
+        }
+        self.end_session(token, &session).await?;
+        debug!(user_id = %session.user_id, session_id = %session.session_id, "token revoked");
+        Ok(true)
+    }
+
+    /// The store write and cache invalidation every session-ending path by token shares.
+    async fn end_session(&self, token: &str, session: &SessionRecord) -> Result<(), SessionError> {
         let inner = &*self.inner;
-        let now = inner.clock.now();
-        inner.store.end_session(session.session_id, now).await?;
+        inner
+            .store
+            .end_session(session.session_id, inner.clock.now())
+            .await?;
         if let Some(hash) = hash_presented(token) {
             inner.cache.invalidate_token(&hash);
         }
-        debug!(user_id = %session.user_id, session_id = %session.session_id, "logout");
+        self.outlast_other_caches().await;
         Ok(())
     }
 
     /// Deletes the token's user with every session and key (personal-data deletion).
     pub async fn delete_me(&self, token: &str) -> Result<(), SessionError> {
         let VerifiedSession(session) = self.verify(token, None).await?;
+        self.delete_session_user(&session).await
+    }
+
+    /// Deletes the user of a verified session (`DELETE /v1/me`, whichever token proved it).
+    pub async fn delete_session_user(&self, session: &SessionRecord) -> Result<(), SessionError> {
         self.inner.store.delete_user(session.user_id).await?;
         self.inner.cache.invalidate_user(session.user_id);
+        self.outlast_other_caches().await;
         info!(user_id = %session.user_id, "user deleted at their request");
         Ok(())
     }
@@ -294,6 +451,7 @@ impl LoginService {
             .end_user_sessions(user.user_id, inner.clock.now())
             .await?;
         inner.cache.invalidate_user(user.user_id);
+        self.outlast_other_caches().await;
         info!(user_id = %user.user_id, ended, "user's sessions revoked by an operator");
         Ok(ended)
     }
@@ -308,6 +466,7 @@ impl LoginService {
             .ok_or(AdminError::NoSuchUser)?;
         inner.store.delete_user(user.user_id).await?;
         inner.cache.invalidate_user(user.user_id);
+        self.outlast_other_caches().await;
         info!(user_id = %user.user_id, "user deleted by an operator");
         Ok(())
     }
@@ -335,22 +494,108 @@ impl LoginService {
         Ok(report)
     }
 
+    /// The coordinator's fast path for repeated codes: `false` when another request (on any
+    /// instance) already presented this code. The store's claim stays the authority, so a
+    /// coordinator that is away (or flushed) only costs the store a transaction.
+    async fn first_sight_of_code(&self, appid: &str, code_hash: &CodeHash) -> bool {
+        let Some(coordinator) = &self.inner.coordinator else {
+            return true;
+        };
+        let digest: String = code_hash.as_bytes()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let key = format!("code:{appid}:{digest}");
+        match coordinator
+            .mark_once(&key, self.inner.policy.used_code_memory)
+            .await
+        {
+            Ok(first) => first,
+            Err(error) => {
+                debug!(%error, "code fast path unavailable; the store decides");
+                true
+            }
+        }
+    }
+
+    /// Tells the other instances that sessions ended, so they re-read the epoch now.
+    async fn announce_sessions_ended(&self) {
+        if let Some(coordinator) = &self.inner.coordinator
+            && let Err(error) = coordinator.publish(ClusterEvent::SessionsEnded).await
+        {
+            debug!(%error, "could not announce ended sessions; instances rely on polling");
+        }
+    }
+
+    /// After a session-ending write on a shared store: waits until no other instance can still
+    /// serve the ended session from its cache (their leases predate the write by then).
+    async fn outlast_other_caches(&self) {
+        self.announce_sessions_ended().await;
+        if let Some(lease) = &self.inner.lease
+            && self.inner.cache_enabled
+        {
+            tokio::time::sleep(lease.bound() + Duration::from_millis(1)).await;
+        }
+    }
+
+    /// How often [`watch_revocations`](Self::watch_revocations) should poll: `every`, or on a
+    /// shared store often enough to keep the lease held (three reads per bound).
+    pub fn revocation_poll_interval(&self, every: Duration) -> Duration {
+        match &self.inner.lease {
+            Some(lease) => every.min(lease.bound() / 3),
+            None => every,
+        }
+    }
+
     /// Runs until cancelled: watches the store's revocation epoch and drops the cache when
     /// another process ended sessions. This is what bounds how long an operator's
-    /// `wxlogin user revoke` (a separate process) can take to reach this server's cache.
+    /// `wxlogin user revoke` (a separate process) can take to reach this server's cache; on a
+    /// shared store each completed read also renews the cache's lease.
     pub async fn watch_revocations(&self, every: Duration) {
         let inner = &*self.inner;
-        let mut seen = inner.store.revocation_epoch().await.ok();
-        let mut ticker = tokio::time::interval(every);
+        let mut seen = None;
+        let mut ticker = tokio::time::interval(self.revocation_poll_interval(every));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut events = inner.coordinator.as_ref().map(|c| c.subscribe());
         loop {
-            ticker.tick().await;
+            // A `SessionsEnded` from another instance (or a lost one: lagging) polls now.
+            let woken = match events.as_mut() {
+                Some(receiver) => tokio::select! {
+                    _ = ticker.tick() => None,
+                    event = receiver.recv() => Some(event),
+                },
+                None => {
+                    ticker.tick().await;
+                    None
+                }
+            };
+            match woken {
+                Some(Ok(ClusterEvent::SessionsEnded))
+                | Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_)))
+                | None => {}
+                Some(Ok(ClusterEvent::KeyRingChanged(user_id))) => {
+                    inner.key_rings.invalidate(user_id);
+                    continue;
+                }
+                Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => {
+                    events = None;
+                    continue;
+                }
+            }
+            let started = std::time::Instant::now();
             match inner.store.revocation_epoch().await {
                 Ok(epoch) if Some(epoch) != seen => {
                     inner.cache.clear();
                     seen = Some(epoch);
+                    if let Some(lease) = &inner.lease {
+                        lease.confirm(started);
+                    }
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(lease) = &inner.lease {
+                        lease.confirm(started);
+                    }
+                }
                 Err(error) => {
                     // We cannot tell whether sessions ended elsewhere: stop trusting the cache.
                     warn!(%error, "cannot read the revocation epoch; dropping the session cache");
@@ -362,11 +607,22 @@ impl LoginService {
     }
 
     /// Runs until cancelled: purges every `every`, in bounded batches.
+    ///
+    /// With a coordinator, one instance of the cluster purges per interval: each tick takes a
+    /// lock that lives for the interval and is never released early. Without one (or while it
+    /// is unreachable) every instance purges; purges are idempotent, only wasteful.
     pub async fn purge_periodically(&self, every: Duration, batch_size: u32) {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
+            if let Some(coordinator) = &self.inner.coordinator {
+                match coordinator.try_lock("purge", every).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => continue,
+                    Err(error) => debug!(%error, "purging without the cluster lock"),
+                }
+            }
             loop {
                 match self.purge_once(batch_size).await {
                     Ok(report) if report.more => tokio::task::yield_now().await,

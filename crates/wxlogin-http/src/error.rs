@@ -94,7 +94,13 @@ impl ApiError {
             // and saying so keeps pooling clients from sending their next request into it.
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        if self.code.status() == StatusCode::UNAUTHORIZED {
+        if self.code == ErrorCode::InvalidClient {
+            // A service client (RFC 6749 §5.2): it authenticates with HTTP Basic.
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Basic realm="wxlogin""#),
+            );
+        } else if self.code.status() == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(r#"Bearer error="invalid_token""#),

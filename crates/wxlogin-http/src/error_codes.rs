@@ -59,8 +59,13 @@ error_codes! {
     IdentityMismatch = ("identity_mismatch", BAD_REQUEST, "The data belongs to another user."),
     /// No bearer token was sent.
     MissingToken = ("missing_token", UNAUTHORIZED, "A bearer token is required."),
-    /// The token is malformed, unknown, expired, revoked, or of another app.
+    /// The token is malformed, unknown, expired, revoked, or of another app. In JWT mode also:
+    /// the refresh token where an access JWT is expected (and the reverse), and a refresh token
+    /// replayed after its grace (which has ended the session).
     InvalidToken = ("invalid_token", UNAUTHORIZED, "The token is invalid or has expired; log in again."),
+    /// A service client's HTTP Basic credentials (introspection, revocation) are missing or
+    /// wrong. Sent with `WWW-Authenticate: Basic realm="wxlogin"`.
+    InvalidClient = ("invalid_client", UNAUTHORIZED, "Service client authentication failed."),
     /// WeChat's risk control refused this user's login (40226).
     UserBlocked = ("user_blocked", FORBIDDEN, "WeChat refused this user's login."),
     /// Unknown route.
@@ -89,6 +94,11 @@ error_codes! {
     WechatQuotaExhausted = ("wechat_quota_exhausted", SERVICE_UNAVAILABLE, "WeChat's daily quota for this app is exhausted."),
     /// A dependency (the store) is unavailable.
     Unavailable = ("unavailable", SERVICE_UNAVAILABLE, "The service is temporarily unavailable."),
+    /// `/readyz`: the store does not answer.
+    StoreUnavailable = ("store_unavailable", SERVICE_UNAVAILABLE, "The store is not reachable."),
+    /// `/readyz`: the configured Redis does not answer (requests still work, with per-instance
+    /// limits and locks, until it is back).
+    RedisUnavailable = ("redis_unavailable", SERVICE_UNAVAILABLE, "Redis is not reachable."),
     /// WeChat did not answer in time. For a login the code's fate is unknown: log in again.
     UpstreamTimeout = ("upstream_timeout", GATEWAY_TIMEOUT, "WeChat did not answer in time."),
 }

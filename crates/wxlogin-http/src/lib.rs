@@ -27,11 +27,17 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use wxlogin_clock::OffsetClock;
-use wxlogin_domain::{Limit, LoginService, OpenData, WindowCounter};
+use wxlogin_domain::{JwtKeys, Limit, LoginService, OpenData, RateLimiter};
 
+pub use axum::http::HeaderName;
 pub use client_ip::TrustedProxies;
 pub use error::{ApiError, ErrorCode, REQUEST_ID_HEADER, render_errors};
 pub use extract::{ApiJson, Bearer};
+pub use routes::auth::{
+    APPID_HEADER, IDENTITY_HEADERS, OPENID_HEADER, SESSION_ID_HEADER, UNIONID_HEADER,
+    USER_ID_HEADER,
+};
+pub use routes::oauth::{ServiceClient, ServiceClients};
 
 /// The largest request body any endpoint accepts.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -50,6 +56,13 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Set with `--test-clock`: enables `POST /dev/clock`.
     pub test_clock: Option<Arc<OffsetClock>>,
+    /// `GET /v1/auth` reads the token from this header when there is no `Authorization`
+    /// (`forward_auth.token_header`, for legacy clients); off by default.
+    pub forward_auth_token_header: Option<HeaderName>,
+    /// Who may call `/oauth2/introspect` and `/oauth2/revoke`; nobody by default.
+    pub service_clients: ServiceClients,
+    /// JWT mode (`[jwt] enabled`): access JWTs beside rotating refresh tokens. Off by default.
+    pub jwt: Option<JwtKeys>,
 }
 
 impl Default for HttpSettings {
@@ -67,6 +80,9 @@ impl Default for HttpSettings {
             access_log: false,
             request_timeout: Duration::from_secs(30),
             test_clock: None,
+            forward_auth_token_header: None,
+            service_clients: ServiceClients::default(),
+            jwt: None,
         }
     }
 }
@@ -77,16 +93,24 @@ pub struct AppState {
     service: LoginService,
     open_data: OpenData,
     settings: Arc<HttpSettings>,
-    failed_logins: Arc<WindowCounter<IpAddr>>,
-    app_logins: Arc<WindowCounter<String>>,
+    failed_logins: Arc<RateLimiter<IpAddr>>,
+    app_logins: Arc<RateLimiter<String>>,
 }
 
 impl AppState {
     pub fn new(service: LoginService, open_data: OpenData, settings: HttpSettings) -> Self {
         Self {
             open_data,
-            failed_logins: Arc::new(WindowCounter::new(settings.failed_login_limit)),
-            app_logins: Arc::new(WindowCounter::new(settings.app_login_limit)),
+            failed_logins: Arc::new(RateLimiter::new(
+                "failed-logins",
+                settings.failed_login_limit,
+                service.coordinator(),
+            )),
+            app_logins: Arc::new(RateLimiter::new(
+                "app-logins",
+                settings.app_login_limit,
+                service.coordinator(),
+            )),
             settings: Arc::new(settings),
             service,
         }
@@ -108,6 +132,9 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let access_log = state.settings.access_log;
     let request_timeout = state.settings.request_timeout;
+    let sensitive_headers: Vec<HeaderName> = std::iter::once(header::AUTHORIZATION)
+        .chain(state.settings.forward_auth_token_header.clone())
+        .collect();
     let router = Router::new()
         .route("/v1/login", post(routes::login::login))
         .route("/v1/session", get(routes::session::session))
@@ -116,6 +143,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/decrypt", post(routes::open_data::decrypt))
         .route("/v1/phone", post(routes::open_data::phone))
         .route("/v1/session/check", get(routes::open_data::check))
+        .route("/v1/auth", get(routes::auth::auth))
+        .route("/oauth2/introspect", post(routes::oauth::introspect))
+        .route("/oauth2/revoke", post(routes::oauth::revoke))
+        .route(routes::jwt::TOKEN_PATH, post(routes::jwt::refresh))
+        .route(routes::jwt::JWKS_PATH, get(routes::jwt::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(routes::jwt::openid_configuration),
+        )
         .route("/healthz", get(routes::ops::healthz))
         .route("/readyz", get(routes::ops::readyz))
         .route("/openapi.json", get(routes::ops::openapi))
@@ -138,9 +174,7 @@ pub fn app(state: AppState) -> Router {
     router
         .layer(axum::middleware::from_fn(render_errors))
         .layer(axum::middleware::from_fn(middleware::assign_request_id))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-        ]))
+        .layer(SetSensitiveRequestHeadersLayer::new(sensitive_headers))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets in-flight requests

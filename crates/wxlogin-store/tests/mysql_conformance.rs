@@ -1,7 +1,7 @@
 //! The backend conformance suite on MySQL / MariaDB, plus what only a networked backend has:
 //! concurrent migration, an unreachable server, and a `Debug` that hides the password.
 //!
-//! Needs `WXLOGIN_TEST_MYSQL_URL`, a URL of a user allowed to create databases (e.g.
+//! Needs `WXLTEST_MYSQL_URL`, a URL of a user allowed to create databases (e.g.
 //! `mysql://wxlogin:wxlogin@127.0.0.1:3306/mysql`); every test runs in a database of its own,
 //! `wxl_<uuid>`, dropped afterwards. Without the variable the tests fail: they never skip.
 
@@ -15,8 +15,8 @@ use wxlogin_store::{MaintenanceStore as _, PoolSettings, StoreError};
 
 /// The admin URL from the environment.
 fn admin_url() -> String {
-    std::env::var("WXLOGIN_TEST_MYSQL_URL").expect(
-        "WXLOGIN_TEST_MYSQL_URL is not set: point it at a MySQL / MariaDB user that may create \
+    std::env::var("WXLTEST_MYSQL_URL").expect(
+        "WXLTEST_MYSQL_URL is not set: point it at a MySQL / MariaDB user that may create \
          databases, e.g. mysql://wxlogin:wxlogin@127.0.0.1:3306/mysql",
     )
 }
@@ -51,7 +51,7 @@ impl FreshDatabase {
         let url = with_database(&admin_url(), &name);
         MySql::create_database(&url)
             .await
-            .expect("create a test database through WXLOGIN_TEST_MYSQL_URL");
+            .expect("create a test database through WXLTEST_MYSQL_URL");
         Self { url }
     }
 }

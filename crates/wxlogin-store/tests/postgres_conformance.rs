@@ -2,7 +2,7 @@
 //! what only PostgreSQL has: concurrent migrations, the pool's bounds and the server-side
 //! statement timeout.
 //!
-//! Needs `WXLOGIN_TEST_POSTGRES_URL`, a superuser URL (the tests create and drop databases).
+//! Needs `WXLTEST_POSTGRES_URL`, a superuser URL (the tests create and drop databases).
 //! Without it every test fails: a suite that silently skips proves nothing.
 
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ use wxlogin_store::{
     KeyRingPolicy, LoginStore, MaintenanceStore, PoolSettings, SessionStore, StoreError, UserStore,
 };
 
-const URL_VAR: &str = "WXLOGIN_TEST_POSTGRES_URL";
+const URL_VAR: &str = "WXLTEST_POSTGRES_URL";
 
 fn admin_url() -> String {
     std::env::var(URL_VAR).unwrap_or_else(|_| {

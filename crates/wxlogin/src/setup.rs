@@ -8,12 +8,14 @@ use anyhow::{Context, bail};
 use wxlogin_clock::{OffsetClock, SharedClock};
 use wxlogin_config::{ExposeSecret, ServerConfig, TokenSourceConfig};
 use wxlogin_domain::{
-    AccessTokens, App, Apps, Limit, LoginService, LoginServiceParts, OpenData, OpenDataLimits,
-    OpenDataParts, SessionPolicy, TokenSource,
+    AccessTokens, App, Apps, JwtKeys, JwtParts, JwtSettings, KeyRingCache, Limit, LoginService,
+    LoginServiceParts, OpenData, OpenDataLimits, OpenDataParts, SessionPolicy, SharedCoordinator,
+    TokenSource,
 };
-use wxlogin_http::{HttpSettings, TrustedProxies};
-use wxlogin_store::SqliteStore;
+use wxlogin_http::{HeaderName, HttpSettings, ServiceClient, ServiceClients, TrustedProxies};
+use wxlogin_redis::{RedisCoordinator, RedisSettings};
 use wxlogin_store::at_rest::AtRestKeys;
+use wxlogin_store::{MySqlStore, PoolSettings, PostgresStore, SqliteStore, Store};
 use wxlogin_wechat::{ClientOptions, WeChatClient};
 
 /// Loads the server configuration, printing loader warnings to stderr.
@@ -64,6 +66,11 @@ pub(crate) async fn build(
     } = prepare(config)?;
     http.test_clock = test_clock;
     let (store, at_rest) = open_store(config).await?;
+    let shared = StoreKind::of(config)? != StoreKind::Sqlite;
+    let coordinator = connect_coordinator(config)?;
+    let key_rings = Arc::new(KeyRingCache::new(
+        config.sessions.cache_capacity.min(100_000),
+    ));
     let token_source = match config.wechat.token_source {
         TokenSourceConfig::Stable => TokenSource::Stable,
         TokenSourceConfig::Classic => TokenSource::Classic,
@@ -74,6 +81,7 @@ pub(crate) async fn build(
         clock.clone(),
         at_rest.clone(),
         token_source,
+        coordinator.clone(),
     );
     let limits = &config.limits;
     let open_data = OpenData::new(OpenDataParts {
@@ -93,6 +101,22 @@ pub(crate) async fn build(
             session_checks: per_minute(limits.session_checks_per_user_per_minute),
         },
         store_phone_numbers: config.store_phone_numbers,
+        coordinator: coordinator.clone(),
+        key_rings: Arc::clone(&key_rings),
+    });
+    // JWT mode: keys and secrets are created lazily, on first use, through the store.
+    http.jwt = config.jwt.enabled.then(|| {
+        JwtKeys::new(JwtParts {
+            store: store.clone(),
+            at_rest: at_rest.clone(),
+            clock: clock.clone(),
+            settings: JwtSettings {
+                issuer: config.jwt.issuer.clone(),
+                access_ttl: config.jwt.access_ttl,
+                refresh_grace: config.jwt.refresh_grace,
+                key_rotation: config.jwt.key_rotation,
+            },
+        })
     });
     let service = LoginService::new(LoginServiceParts {
         store,
@@ -102,6 +126,9 @@ pub(crate) async fn build(
         at_rest,
         policy,
         cache_capacity: config.sessions.cache_capacity,
+        shared_cache_lease: shared.then_some(config.sessions.shared_cache_lease),
+        coordinator,
+        key_rings,
     });
     Ok(Built {
         service,
@@ -149,12 +176,14 @@ pub(crate) fn prepare(config: &ServerConfig) -> anyhow::Result<Prepared> {
         failed_login_limit: per_minute(config.limits.failed_logins_per_ip_per_minute),
         app_login_limit: per_minute(config.limits.logins_per_app_per_minute),
         access_log: config.access_log,
+        forward_auth_token_header: forward_auth_token_header(config)?,
+        service_clients: service_clients(config),
         ..HttpSettings::default()
     };
     if let Some(keys) = &config.at_rest_keys {
         AtRestKeys::parse_list(keys.expose_secret()).context("configuration: `at_rest_keys`")?;
     }
-    store_url(config)?;
+    StoreKind::of(config)?;
     Ok(Prepared {
         wechat,
         apps,
@@ -163,45 +192,171 @@ pub(crate) fn prepare(config: &ServerConfig) -> anyhow::Result<Prepared> {
     })
 }
 
-/// The store URL: configured, or the embedded SQLite file in `data_dir`.
-fn store_url(config: &ServerConfig) -> anyhow::Result<String> {
-    let url = match &config.database_url {
-        Some(url) => url.expose_secret().to_owned(),
-        None => format!("sqlite://{}", config.data_dir.join("wxlogin.db").display()),
-    };
-    if !url.starts_with("sqlite:") {
-        // Never echo the URL: it may hold a password.
-        bail!(
-            "configuration: `database_url`: only sqlite:// URLs are supported by this build (PostgreSQL and MySQL are coming)"
-        );
+/// `forward_auth.token_header`, already checked by the config loader.
+fn forward_auth_token_header(config: &ServerConfig) -> anyhow::Result<Option<HeaderName>> {
+    config
+        .forward_auth
+        .token_header
+        .as_deref()
+        .map(HeaderName::try_from)
+        .transpose()
+        .context("configuration: `forward_auth.token_header`")
+}
+
+/// `[[introspection.clients]]`; the HTTP layer keeps only a digest of each secret.
+fn service_clients(config: &ServerConfig) -> ServiceClients {
+    ServiceClients::new(config.introspection.clients.iter().filter_map(|client| {
+        // Config loading guarantees every client has a secret.
+        let secret = client.secret()?.expose_secret();
+        Some(ServiceClient::new(
+            &client.id,
+            secret,
+            client.appids.clone(),
+        ))
+    }))
+}
+
+/// Which backend a store URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreKind {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl StoreKind {
+    pub(crate) fn of(config: &ServerConfig) -> anyhow::Result<Self> {
+        let url = store_url(config);
+        let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
+        Ok(match scheme {
+            "sqlite" => Self::Sqlite,
+            "postgres" | "postgresql" => Self::Postgres,
+            "mysql" | "mariadb" => Self::MySql,
+            // Never echo the URL: it may hold a password.
+            _ => bail!(
+                "configuration: `database_url`: unsupported scheme; use sqlite://, postgres:// or mysql://"
+            ),
+        })
     }
-    Ok(url)
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgresql",
+            Self::MySql => "mysql",
+        }
+    }
+}
+
+/// The store URL: configured, or the embedded SQLite file in `data_dir`.
+fn store_url(config: &ServerConfig) -> String {
+    match &config.database_url {
+        // MariaDB speaks the MySQL protocol; accept its name too.
+        Some(url) => match url.expose_secret().strip_prefix("mariadb:") {
+            Some(rest) => format!("mysql:{rest}"),
+            None => url.expose_secret().to_owned(),
+        },
+        None => format!("sqlite://{}", config.data_dir.join("wxlogin.db").display()),
+    }
 }
 
 /// A one-line description of the store for `check-config`, without credentials.
 pub(crate) fn describe_store(config: &ServerConfig) -> String {
-    match &config.database_url {
-        Some(_) => "sqlite (database_url)".to_owned(),
-        None => format!("embedded sqlite in {}", config.data_dir.display()),
+    match (&config.database_url, StoreKind::of(config)) {
+        (None, _) => format!("embedded sqlite in {}", config.data_dir.display()),
+        (Some(_), Ok(kind)) => format!("{} (database_url)", kind.name()),
+        (Some(_), Err(_)) => "unsupported database_url".to_owned(),
     }
+}
+
+fn pool_settings(config: &ServerConfig) -> PoolSettings {
+    let d = &config.database;
+    PoolSettings {
+        max_connections: d.max_connections,
+        min_connections: d.min_connections,
+        acquire_timeout: d.acquire_timeout,
+        statement_timeout: d.statement_timeout,
+    }
+}
+
+/// Connects the configured store; applies migrations when `migrate` (SQLite always migrates
+/// at open).
+pub(crate) async fn connect_store(
+    config: &ServerConfig,
+    migrate: bool,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let url = store_url(config);
+    Ok(match StoreKind::of(config)? {
+        StoreKind::Sqlite => {
+            if config.database_url.is_none() {
+                std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                    format!("cannot create data_dir {}", config.data_dir.display())
+                })?;
+            }
+            Arc::new(
+                SqliteStore::open(&url)
+                    .await
+                    .context("cannot open the store")?,
+            )
+        }
+        StoreKind::Postgres => {
+            let store = PostgresStore::connect(&url, &pool_settings(config))
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            if migrate {
+                store
+                    .migrate()
+                    .await
+                    .context("cannot migrate the PostgreSQL store")?;
+            }
+            Arc::new(store)
+        }
+        StoreKind::MySql => {
+            let store = MySqlStore::connect(&url, &pool_settings(config))
+                .await
+                .context("cannot connect to MySQL")?;
+            if migrate {
+                store
+                    .migrate()
+                    .await
+                    .context("cannot migrate the MySQL store")?;
+            }
+            Arc::new(store)
+        }
+    })
+}
+
+/// The Redis coordinator, when `redis_url` is set. Starting it needs no running Redis.
+fn connect_coordinator(config: &ServerConfig) -> anyhow::Result<SharedCoordinator> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let coordinator = RedisCoordinator::start(
+        url.expose_secret(),
+        RedisSettings {
+            command_timeout: config.redis.command_timeout,
+            connect_timeout: config.redis.connect_timeout,
+            key_prefix: config.redis.key_prefix.clone(),
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("configuration: `redis_url`: {e}"))?;
+    Ok(Some(coordinator))
 }
 
 /// Opens the configured store with its at-rest keys.
 ///
 /// Only the embedded SQLite store may generate its own key: a shared store needs every
 /// instance to agree on the keys, so they must come from configuration.
-async fn open_store(
-    config: &ServerConfig,
-) -> anyhow::Result<(Arc<dyn wxlogin_store::Store>, AtRestKeys)> {
-    let url = store_url(config)?;
-    if config.database_url.is_none() {
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    }
+async fn open_store(config: &ServerConfig) -> anyhow::Result<(Arc<dyn Store>, AtRestKeys)> {
+    let kind = StoreKind::of(config)?;
     let keys = match &config.at_rest_keys {
         Some(keys) => {
             AtRestKeys::parse_list(keys.expose_secret()).context("configuration: `at_rest_keys`")?
         }
+        None if kind != StoreKind::Sqlite => bail!(
+            "configuration: `at_rest_keys` (or `at_rest_keys_file`) is required with a shared {} store: every instance must seal and open with the same keys",
+            kind.name()
+        ),
         None => {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
@@ -209,8 +364,6 @@ async fn open_store(
                 .context("cannot load or create the at-rest key in data_dir")?
         }
     };
-    let store = SqliteStore::open(&url)
-        .await
-        .context("cannot open the store")?;
-    Ok((Arc::new(store), keys))
+    let store = connect_store(config, config.database.auto_migrate).await?;
+    Ok((store, keys))
 }

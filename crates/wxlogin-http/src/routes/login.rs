@@ -1,10 +1,12 @@
-//! `POST /v1/login`: exchange a `wx.login()` code for our token.
+//! `POST /v1/login`: exchange a `wx.login()` code for our token (in JWT mode, a refresh token
+//! and an access JWT: see `routes::jwt`).
 
 use std::net::SocketAddr;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use wxlogin_domain::Verdict;
 
@@ -39,10 +41,10 @@ pub(crate) async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     request: Result<ApiJson<LoginRequest>, ApiError>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let ip = state.settings.trusted_proxies.client_ip(peer, &headers);
     let now_ms = state.now_ms();
-    if let Verdict::Limited { retry_after_secs } = state.failed_logins.check(&ip, now_ms) {
+    if let Verdict::Limited { retry_after_secs } = state.failed_logins.check(&ip, now_ms).await {
         return Err(ApiError::new(ErrorCode::RateLimited)
             .with_message("Too many failed logins from this address; retry later.")
             .with_retry_after(retry_after_secs));
@@ -56,10 +58,10 @@ pub(crate) async fn login(
         Err(error) => Err(error),
     };
     match outcome {
-        Ok(response) => Ok(Json(response)),
+        Ok(response) => Ok(response),
         Err(error) => {
             if counts_as_failed_login(error.code()) {
-                state.failed_logins.record(&ip, now_ms);
+                state.failed_logins.record(&ip, now_ms).await;
             }
             Err(error)
         }
@@ -86,18 +88,21 @@ impl AppState {
         appid: Option<&str>,
         code: &str,
         now_ms: i64,
-    ) -> Result<LoginResponse, ApiError> {
+    ) -> Result<Response, ApiError> {
         if let Some(appid) = appid
             && let Verdict::Limited { retry_after_secs } =
-                self.app_logins.charge(&appid.to_owned(), now_ms)
+                self.app_logins.charge(&appid.to_owned(), now_ms).await
         {
             return Err(ApiError::new(ErrorCode::RateLimited)
                 .with_message("This app's login limit was reached; retry later.")
                 .with_retry_after(retry_after_secs));
         }
         let outcome = self.service.login(appid, code).await?;
+        if let Some(jwt) = &self.settings.jwt {
+            return Ok(Json(self.login_pair(jwt, outcome).await?).into_response());
+        }
         let now = self.service.clock().now();
-        Ok(LoginResponse {
+        Ok(Json(LoginResponse {
             token: outcome.token.text().to_owned(),
             token_type: "Bearer",
             expires_in: (outcome.expires_at - now).whole_seconds().max(0),
@@ -108,5 +113,6 @@ impl AppState {
                 new: outcome.new_user,
             },
         })
+        .into_response())
     }
 }

@@ -1,6 +1,9 @@
 //! One module per group of routes; [`crate::app`] is the single place they are mounted.
 
+pub(crate) mod auth;
+pub(crate) mod jwt;
 pub(crate) mod login;
+pub(crate) mod oauth;
 pub(crate) mod open_data;
 pub(crate) mod ops;
 pub(crate) mod session;

@@ -32,7 +32,7 @@ pub(crate) async fn decrypt(
     Bearer(token): Bearer,
     request: Result<ApiJson<DecryptRequest>, ApiError>,
 ) -> Result<Response, ApiError> {
-    let VerifiedSession(session) = state.service.verify(&token, None).await?;
+    let VerifiedSession(session) = state.verify_access(&token, None).await?;
     let ApiJson(request) = request?;
     let kind: PayloadKind = request.kind.parse().map_err(|_| {
         ApiError::new(ErrorCode::InvalidRequest)
@@ -71,7 +71,7 @@ pub(crate) async fn phone(
     Bearer(token): Bearer,
     request: Result<ApiJson<PhoneRequest>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
-    let VerifiedSession(session) = state.service.verify(&token, None).await?;
+    let VerifiedSession(session) = state.verify_access(&token, None).await?;
     let ApiJson(request) = request?;
     if request.code.is_empty() || request.code.len() > 256 {
         return Err(ApiError::new(ErrorCode::InvalidRequest)
@@ -90,7 +90,7 @@ pub(crate) async fn check(
     State(state): State<AppState>,
     Bearer(token): Bearer,
 ) -> Result<Json<Value>, ApiError> {
-    let VerifiedSession(session) = state.service.verify(&token, None).await?;
+    let VerifiedSession(session) = state.verify_access(&token, None).await?;
     let valid = state.open_data.check_session_key(&session).await?;
     Ok(Json(json!({ "session_key_valid": valid })))
 }

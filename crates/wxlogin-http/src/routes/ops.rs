@@ -15,17 +15,22 @@ pub(crate) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: the store answers.
+/// `GET /readyz`: every dependency answers: the store, and Redis when configured. Each check
+/// is bounded by the dependency's own timeout, so a frozen dependency answers 503, not a hang.
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match state.service.ready().await {
-        Ok(()) => Ok(Json(json!({"status": "ready", "checks": {"store": "ok"}}))),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: store");
-            Err(ApiError::new(ErrorCode::Unavailable)
-                .with_message("The store is not reachable.")
-                .with_retry_after(1))
-        }
+    if let Err(error) = state.service.ready().await {
+        tracing::warn!(%error, "not ready: store");
+        return Err(ApiError::new(ErrorCode::StoreUnavailable).with_retry_after(1));
     }
+    let mut checks = json!({"store": "ok"});
+    if let Some(coordinator) = state.service.coordinator() {
+        if let Err(error) = coordinator.ping().await {
+            tracing::warn!(%error, "not ready: redis");
+            return Err(ApiError::new(ErrorCode::RedisUnavailable).with_retry_after(1));
+        }
+        checks["redis"] = json!("ok");
+    }
+    Ok(Json(json!({"status": "ready", "checks": checks})))
 }
 
 /// `GET /openapi.json`.

@@ -58,7 +58,7 @@ pub(crate) async fn session(
     expected_header: ExpectedAppHeader,
 ) -> Result<Response, ApiError> {
     let expected = query.appid.or(expected_header.0);
-    let VerifiedSession(session) = state.service.verify(&token, expected.as_deref()).await?;
+    let VerifiedSession(session) = state.verify_access(&token, expected.as_deref()).await?;
     let mut response = SessionResponse::of(&session);
     if state.open_data.stores_phone_numbers() {
         let phone = state.open_data.stored_phone(session.user_id).await?;
@@ -91,7 +91,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ExpectedAppHeader {
     }
 }
 
-/// `POST /v1/logout`.
+/// `POST /v1/logout`. Takes the opaque token: in JWT mode, the refresh token.
 pub(crate) async fn logout(
     State(state): State<AppState>,
     Bearer(token): Bearer,
@@ -105,6 +105,7 @@ pub(crate) async fn delete_me(
     State(state): State<AppState>,
     Bearer(token): Bearer,
 ) -> Result<StatusCode, ApiError> {
-    state.service.delete_me(&token).await?;
+    let VerifiedSession(session) = state.verify_access(&token, None).await?;
+    state.service.delete_session_user(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -220,7 +220,11 @@ pub async fn cluster_secret_has_one_winner(store: Arc<dyn Store>) {
         .secret_or_insert("jwt/k1", b"late".to_vec(), at(100))
         .await
         .or_fail("secret_or_insert");
-    check_eq!(again.sealed, first.sealed, "a later insert keeps the winner");
+    check_eq!(
+        again.sealed,
+        first.sealed,
+        "a later insert keeps the winner"
+    );
     check_eq!(again.created_at, first.created_at, "creation time kept");
 
     store

@@ -78,6 +78,7 @@ pub(crate) async fn run(args: DecryptArgs) -> anyhow::Result<()> {
                 .user_session_keys(&args.appid, openid)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?
+                .to_vec()
         }
         (None, None) => bail!("give --session-key-file or --openid"),
     };

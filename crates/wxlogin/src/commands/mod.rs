@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod check_config;
 mod decrypt;
 mod dev;
+mod migrate;
 mod serve;
 mod session_key;
 mod simulate;
@@ -26,6 +27,8 @@ enum Command {
     Dev(dev::DevArgs),
     /// Validate the configuration and print a summary (no secrets).
     CheckConfig(check_config::CheckConfigArgs),
+    /// Apply pending store migrations (PostgreSQL, MySQL; SQLite migrates itself) and exit.
+    Migrate(migrate::MigrateArgs),
     /// Operator actions on one user: revoke their sessions, or delete them.
     User(user::UserArgs),
     /// Operator actions on a user's session_key.
@@ -41,6 +44,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(args).await,
         Command::Dev(args) => dev::run(args).await,
         Command::CheckConfig(args) => check_config::run(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
         Command::User(args) => user::run(args).await,
         Command::SessionKey(args) => session_key::run(args).await,
         Command::Decrypt(args) => decrypt::run(args).await,

@@ -93,6 +93,8 @@ pub(crate) struct Settings {
     /// Send every request with a fresh `X-Forwarded-For` (needs `127.0.0.1` trusted), so that
     /// a long run of failures spreads over many client addresses.
     pub(crate) rotate_client_ip: bool,
+    /// Raw TOML appended to the config file, for tables of its own (`[forward_auth]`, …).
+    pub(crate) extra_toml: &'static str,
 }
 
 impl Settings {
@@ -113,6 +115,7 @@ revocation_poll = "250ms"
             failed_logins_per_ip_per_minute: 30,
             trusted_proxies: Vec::new(),
             rotate_client_ip: false,
+            extra_toml: "",
         }
     }
 
@@ -141,6 +144,7 @@ revocation_poll = "250ms"
                 "[[apps]]\nappid = {appid:?}\nsecret = {secret:?}\n\n"
             ));
         }
+        text.push_str(self.extra_toml);
         text
     }
 }
@@ -245,7 +249,7 @@ pub(crate) struct Http {
 }
 
 impl Http {
-    fn new(base: String, rotate_client_ip: bool) -> Self {
+    pub(crate) fn new(base: String, rotate_client_ip: bool) -> Self {
         let client = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
