@@ -5,7 +5,11 @@
 
 use std::hint::black_box;
 
+use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use wxlogin_axum::{LocalConfig, Verifier};
 
 #[path = "../tests/support/mod.rs"]
@@ -32,6 +36,31 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             runtime
                 .block_on(verifier.verify(black_box(&token)))
+                .unwrap()
+        })
+    });
+    // Baselines on the same machine and load: the bare EdDSA verification, and jsonwebtoken
+    // alone (no JWKS lookup, no claim mapping). What `verify` adds is the difference.
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    let public = URL_SAFE_NO_PAD
+        .decode(key.jwk()["x"].as_str().unwrap())
+        .unwrap();
+    let ed25519 = UnparsedPublicKey::new(&ED25519, public.clone());
+    group.bench_function("baseline_ed25519_verify", |b| {
+        b.iter(|| {
+            ed25519
+                .verify(black_box(signing_input.as_bytes()), black_box(&signature))
+                .unwrap()
+        })
+    });
+    let decoding = DecodingKey::from_ed_der(&public);
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_audience(&[APP_A]);
+    validation.set_issuer(&[ISSUER]);
+    group.bench_function("baseline_jsonwebtoken_decode", |b| {
+        b.iter(|| {
+            jsonwebtoken::decode::<serde_json::Value>(black_box(&token), &decoding, &validation)
                 .unwrap()
         })
     });
