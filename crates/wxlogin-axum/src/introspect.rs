@@ -50,6 +50,8 @@ struct Answer {
     openid: Option<String>,
     #[serde(default)]
     unionid: Option<String>,
+    #[serde(default)]
+    sid: Option<String>,
 }
 
 impl Introspector {
@@ -139,7 +141,7 @@ impl Introspector {
             appid,
             openid,
             unionid: answer.unionid,
-            session_id: None,
+            session_id: answer.sid,
             expires_at,
         })
     }

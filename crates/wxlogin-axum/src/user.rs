@@ -31,8 +31,8 @@ pub struct WxUser {
     pub openid: String,
     /// The user's unionid, when WeChat gave one (app bound to an Open Platform account).
     pub unionid: Option<String>,
-    /// The session's id. Local JWT mode only: introspection answers (RFC 7662) do not carry
-    /// it, so it is `None` there.
+    /// The session's id: the JWT's `sid` in local mode, the introspection answer's `sid` in
+    /// remote mode (`None` only from an introspection server that does not send it).
     pub session_id: Option<String>,
     /// Until when this proof holds: the access JWT's `exp` in local mode, the session's
     /// current deadline in introspection mode.

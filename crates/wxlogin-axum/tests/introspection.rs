@@ -43,6 +43,7 @@ async fn an_active_token_gives_its_user_and_is_cached_for_the_ttl() {
     assert_eq!(user.appid, APP_A);
     assert_eq!(user.openid, "oOPENID");
     assert_eq!(user.unionid, None);
+    // This stand-in sends no `sid` (wxlogin does: tests/middleware.rs in the wxlogin crate).
     assert_eq!(user.session_id, None);
     assert_eq!(server.calls(), 1);
 

@@ -83,6 +83,7 @@ async fn introspection_mode_accepts_real_tokens_and_sees_logouts_at_once_without
     // App A is bound to an Open Platform account in the simulator.
     let session = env.assert_live(&alice.token).await;
     assert_eq!(user.unionid.as_deref(), session["unionid"].as_str());
+    assert_eq!(user.session_id.as_deref(), session["session_id"].as_str());
     assert!(user.expires_at > std::time::SystemTime::now());
 
     // The server would answer for B (the client serves it); the library accepts only A.

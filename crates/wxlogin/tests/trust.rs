@@ -347,6 +347,7 @@ async fn introspection_tells_only_in_scope_active_tokens() {
             "exp",
             "iat",
             "openid",
+            "sid",
             "sub",
             "token_type",
             "unionid"
@@ -358,6 +359,7 @@ async fn introspection_tells_only_in_scope_active_tokens() {
     assert_eq!(body["client_id"], APP_A);
     assert_eq!(body["openid"], FIXED_OPENID);
     assert_eq!(body["unionid"], FIXED_UNIONID);
+    assert_eq!(body["sid"], session["session_id"], "{body} {session}");
     assert_eq!(body["token_type"], "Bearer");
     // Idle 1 h, absolute 2 h: the session's current expiry is its idle deadline.
     let (exp, iat) = (body["exp"].as_i64().unwrap(), body["iat"].as_i64().unwrap());

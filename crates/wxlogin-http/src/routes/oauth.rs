@@ -183,6 +183,9 @@ struct Active<'a> {
     openid: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     unionid: Option<&'a str>,
+    /// The session's id (an extension member, as RFC 7662 §2.2 allows): what a backend needs
+    /// to tell one device's session from another's, as `X-WXLOGIN-SESSION-ID` does.
+    sid: String,
     token_type: &'static str,
 }
 
@@ -209,6 +212,7 @@ pub(crate) async fn introspect(
         iat: session.created_at.unix_timestamp(),
         openid: &session.openid,
         unionid: session.unionid.as_deref(),
+        sid: session.session_id.to_string(),
         token_type: "Bearer",
     })))
 }
