@@ -39,4 +39,28 @@ BIN="$PWD/target/debug/wxlogin"
 [ -x "$BIN" ] || cargo build --locked --bin wxlogin
 WXLOGIN_BIN="$BIN" "$PYENV/bin/python" -m pytest -q tests/wechatpy
 
+# --- Mini-program SDK (clients/miniprogram) and its example, against the same binary -----------
+# npm ci installs the SDK's dev dependencies (typescript, miniprogram-api-typings, terser) from
+# its package-lock.json; the example's npm ci only links the SDK. The error-code check fails when
+# src/error-codes.ts no longer matches the server's registry (`npm run gen:error-codes` fixes it).
+if ! command -v npm >/dev/null 2>&1; then
+  log "installing Node.js and npm (Debian packages)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+log "mini-program SDK: build, error-code drift check, node:test suites (SDK and example)"
+(
+  cd clients/miniprogram
+  npm ci --no-audit --no-fund
+  npm run build
+  WXLOGIN_BIN="$BIN" npm run check:error-codes
+  WXLOGIN_BIN="$BIN" npm test
+  npm run size
+)
+(
+  cd examples/miniprogram
+  npm ci --no-audit --no-fund
+  WXLOGIN_BIN="$BIN" npm test
+)
+
 log "all suites passed"
