@@ -1,5 +1,6 @@
--- GET /v1/session with a token drawn uniformly at random per request.
--- Args (after `--`): TOKENS.tsv [COUNT]: the first COUNT lines (default 100000) are the pool.
+-- GET /v1/session (or PATH) with a token drawn uniformly at random per request.
+-- Args (after `--`): TOKENS.tsv [COUNT [PATH]]: the first COUNT lines (default 100000) are the
+-- pool; PATH defaults to /v1/session (bench/forward-auth.sh sends an app path through nginx).
 -- Requests are prebuilt so wrk (which shares the CPUs with the server) spends little per request.
 local threads = {}
 
@@ -13,9 +14,10 @@ local pool = {}
 function init(args)
   local path = args[1]
   local want = tonumber(args[2] or "100000")
+  local target = args[3] or "/v1/session"
   for line in io.lines(path) do
     local token = line:match("^([^\t]+)")
-    pool[#pool + 1] = "GET /v1/session HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
+    pool[#pool + 1] = "GET " .. target .. " HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer "
       .. token .. "\r\n\r\n"
     if #pool >= want then break end
   end

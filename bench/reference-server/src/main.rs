@@ -1,4 +1,6 @@
 //! Reference server for `GET /v1/session`: the ceiling wxlogin is compared against.
+//! Also answers `GET /v1/auth` with a bare 200 whatever the request: the trivial auth server
+//! that bench/forward-auth.sh puts behind nginx's `auth_request` as the yardstick for wxlogin's.
 //!
 //! Usage: `wxlogin-bench-reference TOKENS.tsv [LISTEN_ADDR]` (default 127.0.0.1:0; loopback only).
 //! TOKENS.tsv is what `bench/seed` writes, one session per line:
@@ -84,7 +86,10 @@ async fn main() -> std::io::Result<()> {
     let map = load(&tokens)?;
     eprintln!("reference: {} sessions loaded in {:?}", map.len(), started.elapsed());
     let state: Map = Arc::new(RwLock::new(map));
-    let app = Router::new().route("/v1/session", get(session)).with_state(state);
+    let app = Router::new()
+        .route("/v1/session", get(session))
+        .route("/v1/auth", get(|| async { StatusCode::OK }))
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     println!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app)
