@@ -146,6 +146,7 @@ macro_rules! conformance_tests {
             end_session_racing_find_session_never_resurrects,
             purge_removes_expired_and_keeps_live,
             purge_works_in_bounded_batches,
+            purge_eventually_drops_every_orphaned_ring,
             access_token_round_trips_and_newer_wins,
             forced_refresh_is_spaced_and_capped,
             concurrent_forced_refresh_claims_have_one_winner,

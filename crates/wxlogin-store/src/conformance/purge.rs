@@ -251,3 +251,131 @@ pub async fn purge_works_in_bounded_batches(store: Arc<dyn Store>) {
         "orphaned rings removed in total"
     );
 }
+
+/// Rings and phones whose user holds no live session go, however they got orphaned, and
+/// nothing of a user with a live session does. Two ways in: sessions expiring (the purge sees
+/// them go), and a phone saved after its user's last session had expired and been purged (no
+/// purge sees anything expire then, so only a look at the users themselves finds it). With a
+/// small batch both take many passes; each stays within the batch.
+pub async fn purge_eventually_drops_every_orphaned_ring(store: Arc<dyn Store>) {
+    const USERS: i64 = 20;
+    let now = T0 + Duration::days(8);
+    let policy = KeyRingPolicy::default();
+    let limits = PurgeLimits {
+        batch_size: 3,
+        ..PurgeLimits::default()
+    };
+
+    // Every third user stays live; the others' sessions expire a week after login. Logins a
+    // second apart, so live and lapsed users alternate in id order too.
+    let (mut live, mut lapsed) = (Vec::new(), Vec::new());
+    for i in 0..USERS {
+        let mut new = login(APP, &format!("oMixed{i}"), "k", at(i));
+        let stays = i % 3 == 0;
+        if stays {
+            new.session.idle_expires_at = now + Duration::days(1);
+            new.session.absolute_expires_at = now + Duration::days(1);
+        }
+        let hash = new.session.token_hash;
+        let user = store
+            .record_login(new, at(i))
+            .await
+            .or_fail("record_login")
+            .user_id;
+        if stays {
+            store
+                .save_phone(user, b"p".to_vec(), at(i))
+                .await
+                .or_fail("save_phone");
+            live.push((user, hash));
+        } else {
+            lapsed.push(user);
+        }
+    }
+
+    // The expiry path: the lapsed users' sessions and rings go, a few per pass.
+    let mut dropped = 0;
+    for pass in 1.. {
+        check!(pass <= 5 * USERS, "purge keeps reporting more");
+        let report = store.purge(now, limits).await.or_fail("purge");
+        check!(
+            report.orphaned_key_rings <= 3,
+            "a pass dropped {} rings with batch_size 3",
+            report.orphaned_key_rings
+        );
+        dropped += report.orphaned_key_rings;
+        if !report.more {
+            break;
+        }
+    }
+    check_eq!(
+        dropped,
+        lapsed.len() as u64,
+        "rings dropped once each after their sessions expired"
+    );
+    for &user in &lapsed {
+        check!(
+            store
+                .key_ring(user, now, policy)
+                .await
+                .or_fail("key_ring")
+                .is_empty(),
+            "a ring outlived its user's expired sessions"
+        );
+        // Orphaned the other way: no session of this user will ever expire again.
+        check!(
+            store
+                .save_phone(user, b"late".to_vec(), now)
+                .await
+                .or_fail("save_phone"),
+            "save_phone of an existing user"
+        );
+    }
+
+    // Only a look at the users finds these: allow two passes per user.
+    let mut passes = 0;
+    loop {
+        let mut left = 0;
+        for &user in &lapsed {
+            left += usize::from(store.phone(user).await.or_fail("phone").is_some());
+        }
+        if left == 0 {
+            break;
+        }
+        passes += 1;
+        check!(
+            passes <= 2 * USERS,
+            "{left} orphaned phones still stored after {passes} passes"
+        );
+        let report = store.purge(now, limits).await.or_fail("purge");
+        check!(
+            report.orphaned_key_rings <= 3,
+            "a pass dropped {} rings with batch_size 3",
+            report.orphaned_key_rings
+        );
+    }
+
+    for (user, hash) in &live {
+        check!(
+            store
+                .find_session(hash, now)
+                .await
+                .or_fail("find")
+                .is_some(),
+            "a live session was purged"
+        );
+        check_eq!(
+            store
+                .key_ring(*user, now, policy)
+                .await
+                .or_fail("key_ring")
+                .len(),
+            1,
+            "the ring of a user with a live session was purged"
+        );
+        check!(
+            store.phone(*user).await.or_fail("phone").is_some(),
+            "the phone of a user with a live session was purged"
+        );
+    }
+}

@@ -44,6 +44,7 @@ mod users;
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -76,6 +77,8 @@ const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
 #[derive(Clone)]
 pub struct MySqlStore {
     pool: MySqlPool,
+    /// Where the purge's sweep for leftover orphaned rings goes on (see `purge`).
+    sweep: Arc<purge::SweepCursor>,
 }
 
 impl std::fmt::Debug for MySqlStore {
@@ -102,6 +105,7 @@ impl MySqlStore {
         let (options, connect) = pool_parts(url, settings)?;
         Ok(Self {
             pool: options.connect_with(connect).await?,
+            sweep: Arc::default(),
         })
     }
 
@@ -112,6 +116,7 @@ impl MySqlStore {
         let (options, connect) = pool_parts(url, settings)?;
         Ok(Self {
             pool: options.connect_lazy_with(connect),
+            sweep: Arc::default(),
         })
     }
 

@@ -41,6 +41,7 @@ mod users;
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -68,6 +69,8 @@ const MAX_STATEMENT_TIMEOUT_MS: i64 = i32::MAX as i64;
 pub struct PostgresStore {
     pool: PgPool,
     statement_timeout: Duration,
+    /// Where the purge's sweep for leftover orphaned rings goes on (see `purge`).
+    sweep: Arc<purge::SweepCursor>,
 }
 
 // By hand: the connect options hold the URL's password, so they are never printed.
@@ -121,6 +124,7 @@ impl PostgresStore {
         Ok(Self {
             pool,
             statement_timeout: settings.statement_timeout,
+            sweep: Arc::default(),
         })
     }
 

@@ -33,6 +33,7 @@ mod users;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -69,6 +70,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
     in_memory: bool,
+    /// Where the purge's sweep for leftover orphaned rings goes on (see `purge`).
+    sweep: Arc<purge::SweepCursor>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -108,6 +111,7 @@ impl SqliteStore {
                 writer: pool.clone(),
                 reader: pool,
                 in_memory,
+                sweep: Arc::default(),
             });
         }
 
@@ -140,6 +144,7 @@ impl SqliteStore {
             writer,
             reader,
             in_memory,
+            sweep: Arc::default(),
         })
     }
 
