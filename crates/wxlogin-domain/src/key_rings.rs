@@ -9,10 +9,12 @@
 //!   encrypted with a key the cached ring lacks fails to decrypt, and the caller then re-reads
 //!   the ring from the store before answering `decrypt_failed` — so a stale entry costs one
 //!   extra read, never a wrong answer;
-//! * keys leave the ring when their window closes or the last session ends. An entry lives at
-//!   most [`KEY_RING_TTL`] on the service's clock, so a retired key outlives its window by at
-//!   most that; a user with
-//!   no live session cannot reach decryption at all (the token is checked first).
+//! * keys leave the ring when their window closes, or all at once when the user is deleted.
+//!   (The end of a user's last session only retires the current key: it keeps a window of its
+//!   own, so a replay after the next login still decrypts.) An entry lives at most
+//!   [`KEY_RING_TTL`] on the service's clock, so a retired key outlives its window by at most
+//!   that; a user with no live session cannot reach decryption at all (the token is checked
+//!   first).
 //! * logins and resets in this process drop the user's entry at once, and other instances
 //!   drop it on the cluster's `KeyRingChanged` event, so the `"current"` / `"previous"` label
 //!   is exact except for the TTL after a rotation elsewhere with no coordinator.

@@ -73,12 +73,15 @@ pub fn new_id(now: OffsetDateTime) -> Uuid {
 }
 
 /// How a user's session_key ring is kept: the current key plus at most `keep_previous` retired
-/// keys, each only for `window` after its retirement.
+/// keys, each only for `window` after its retirement. A key is retired when a newer one
+/// replaces it, or when the user's last live session ends (so that encryptedData fetched just
+/// before a re-login still decrypts after it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyRingPolicy {
     /// How many retired keys to keep at most (default 2).
     pub keep_previous: u32,
-    /// How long a retired key stays usable (default 10 minutes).
+    /// How long a retired key stays usable (default 10 minutes); keep it equal to
+    /// [`PurgeLimits::key_window`], which decides when the purge removes it.
     pub window: Duration,
 }
 
@@ -266,11 +269,12 @@ impl fmt::Debug for SessionRecord {
 pub struct SealedSessionKey {
     /// `at_rest` ciphertext; open it with the AAD of the user's (appid, openid).
     pub sealed: Vec<u8>,
-    /// True for the key WeChat handed out last.
+    /// True for the key WeChat handed out last, while the user holds a live session.
     pub current: bool,
     /// When the key entered the ring.
     pub created_at: OffsetDateTime,
-    /// When a newer key replaced it; `None` for the current key.
+    /// When a newer key replaced it or the user's last session ended; `None` for the current
+    /// key.
     pub retired_at: Option<OffsetDateTime>,
 }
 
@@ -283,7 +287,8 @@ pub struct PurgeLimits {
     /// Users whose last login is at least this old and who hold no live session are deleted
     /// with everything they own (default 180 days).
     pub inactive_after: Duration,
-    /// Retired session_keys older than this are dropped (default 10 minutes, the ring window).
+    /// Retired session_keys older than this are dropped (default 10 minutes, the ring window),
+    /// including the key retired when its user's last session ended.
     pub key_window: Duration,
 }
 
@@ -304,7 +309,8 @@ pub struct PurgeReport {
     pub expired_sessions: u64,
     /// Used-code records past their expiry.
     pub expired_login_codes: u64,
-    /// Users whose whole key ring was dropped because they hold no live session.
+    /// Users holding no live session whose current key was retired (kept for the key window)
+    /// or whose stored phone number was dropped.
     pub orphaned_key_rings: u64,
     /// Retired keys past the key window.
     pub retired_keys: u64,

@@ -13,8 +13,14 @@
 //!   (`end_session`, `end_user_sessions`, `delete_user`, cap eviction in `record_login`) bumps
 //!   the epoch in the same transaction, so a process that reads a new epoch also sees the
 //!   write. Purging already expired sessions does not bump it.
-//! * **Personal-data minimisation.** When a user's last live session ends, their session_key
-//!   ring and stored phone number are dropped in the same transaction.
+//! * **Personal-data minimisation, and the previous-key window.** When a user's last live
+//!   session ends (logout, revocation, a family revocation, or expiry seen by the purge), their
+//!   stored phone number is dropped and their current session_key is *retired* at that moment,
+//!   in the same transaction. A retired key stays usable as a previous key for the key window
+//!   (`KeyRingPolicy::window`, `PurgeLimits::key_window`): a client that gets a 401, calls
+//!   `wx.login` (which rotates the key) and logs in again can still replay encryptedData it
+//!   fetched under the old key. The purge removes the key once the window is over. Deleting
+//!   the user is the exception: it removes everything at once.
 
 use std::fmt::Debug;
 
@@ -87,12 +93,15 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Ends one session (logout). Returns whether it existed. Bumps the epoch; if the user has
-    /// no other session live at `now`, drops their key ring. Once this returns, no
-    /// `find_session` started afterwards returns the session.
+    /// no other session live at `now`, retires their current session_key at `now` (usable as a
+    /// previous key for the key window) and drops their stored phone number. Once this
+    /// returns, no `find_session` started afterwards returns the session.
     async fn end_session(&self, session_id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError>;
 
-    /// Ends every session of a user ("revoke all") and drops their key ring. Returns how many
-    /// sessions were removed; bumps the epoch when that is more than zero.
+    /// Ends every session of a user ("revoke all"), retires their current session_key at `now`
+    /// and drops their stored phone number, as [`end_session`](Self::end_session) does with
+    /// the last session. Returns how many sessions were removed; bumps the epoch when that is
+    /// more than zero.
     async fn end_user_sessions(
         &self,
         user_id: Uuid,
@@ -119,7 +128,7 @@ pub trait SessionStore: Send + Sync {
     ///    equals `successor` and it was rotated after `now - grace` →
     ///    [`Rotation::Replayed`](crate::model::Rotation::Replayed)
     ///    (no change); in every other case the session is ended exactly like
-    ///    [`end_session`](Self::end_session) (epoch bumped, ring dropped with the last
+    ///    [`end_session`](Self::end_session) (epoch bumped, key retired with the last
     ///    session) → [`Rotation::FamilyRevoked`](crate::model::Rotation::FamilyRevoked);
     /// 3. otherwise [`Rotation::Unknown`](crate::model::Rotation::Unknown).
     ///
@@ -150,13 +159,16 @@ pub trait UserStore: Send + Sync {
     /// The user with this id.
     async fn find_user_by_id(&self, user_id: Uuid) -> Result<Option<UserRecord>, StoreError>;
 
-    /// Deletes the user with their sessions and key ring (personal-data deletion). Returns
-    /// whether the user existed; bumps the epoch when it did.
+    /// Deletes the user with their sessions, their whole key ring (retired keys included) and
+    /// stored phone number, all at once: data deleted on request is not kept for any window.
+    /// Returns whether the user existed; bumps the epoch when it did.
     async fn delete_user(&self, user_id: Uuid) -> Result<bool, StoreError>;
 
     /// The user's session_key ring as usable at `now`: the current key first, then retired
     /// keys newest first, only those retired after `now - policy.window` and at most
-    /// `policy.keep_previous` of them. Empty when the user has no ring.
+    /// `policy.keep_previous` of them. Empty when the user has no ring. Once the user's last
+    /// session has ended there is no current key: only the retired ones still in their window,
+    /// which a login within it keeps as previous keys of the new current one.
     async fn key_ring(
         &self,
         user_id: Uuid,
@@ -166,8 +178,8 @@ pub trait UserStore: Send + Sync {
 
     /// Makes `key` the user's current session_key outside a login (an operator's
     /// `resetusersessionkey`), retiring the old one and trimming by `policy` exactly as
-    /// `record_login` does. Returns `false` (changing nothing) when the user has no key ring,
-    /// i.e. no live session whose key could be replaced.
+    /// `record_login` does. Returns `false` (changing nothing) when the user has no current
+    /// key, i.e. no live session whose key could be replaced (retired keys do not count).
     async fn replace_session_key(
         &self,
         user_id: Uuid,
@@ -177,8 +189,9 @@ pub trait UserStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 
     /// Stores the user's verified phone number (sealed), replacing any previous one. Returns
-    /// `false` when the user does not exist. Like the key ring, it is dropped when the user's
-    /// last live session ends, with the user, and by purge when orphaned.
+    /// `false` when the user does not exist. Unlike the session_key, which is only retired, it
+    /// is dropped at once when the user's last live session ends, with the user, and by purge
+    /// when orphaned.
     async fn save_phone(
         &self,
         user_id: Uuid,
@@ -239,10 +252,12 @@ pub trait SecretStore: Send + Sync {
 pub trait MaintenanceStore: Send + Sync {
     /// One bounded purge pass, each kind in its own short transaction, at most
     /// `limits.batch_size` rows of each: sessions expired at `now`, used-code records expired
-    /// at `now`, key rings of users with no live session, retired keys older than
-    /// `limits.key_window`, and users whose last login is at or before
+    /// at `now`, orphaned rings (users with no live session: their current key is retired at
+    /// `now`, their phone dropped; keys already retired are left to the next step), retired
+    /// keys older than `limits.key_window`, and users whose last login is at or before
     /// `now - limits.inactive_after` and who hold no live session (with everything they own).
-    /// Never removes anything live. Call again while [`PurgeReport::more`].
+    /// Never removes anything live, nor a retired key inside the window. Call again while
+    /// [`PurgeReport::more`].
     async fn purge(
         &self,
         now: OffsetDateTime,

@@ -146,6 +146,50 @@ async fn the_rotation_race_is_survived_within_the_previous_key_window() {
     rotation_race(&Env::start(Settings::standard())).await;
 }
 
+/// The SDK's recovery from a 401: the client holds encryptedData fetched under its session,
+/// the session is logged out, `wx.login` rotates the key, the client logs in again and replays
+/// the decryption with its new token. Ending the user's last session retired the key rather
+/// than dropping it, so the previous key opens the replay, for the window after the logout and
+/// not after.
+async fn replay_after_logout(env: &Env) {
+    let first = env.login("returner").await;
+    let before = env.user_info("returner").await;
+    let reply = env
+        .send(
+            env.request(Method::POST, "/v1/logout")
+                .bearer_auth(&first.token),
+        )
+        .await;
+    reply.expect(204);
+    env.decrypt(&first.token, &before.request())
+        .await
+        .expect_error(401, "invalid_token");
+
+    let second = env.login("returner").await;
+    assert_ne!(first.token, second.token);
+    let reply = env.decrypt(&second.token, &before.signed_request()).await;
+    let data = expect_decrypted(&reply, "previous");
+    assert_eq!(data["nickName"], SIM_NICKNAME);
+    assert_eq!(data["openId"], second.openid.as_str());
+    // WeChat really rotated the key: data fetched now opens with the new one.
+    let fresh = env.user_info("returner").await;
+    let reply = env.decrypt(&second.token, &fresh.request()).await;
+    expect_decrypted(&reply, "current");
+
+    // Once the window after the logout has passed, the previous key is gone.
+    env.advance_both_clocks(601).await;
+    env.decrypt(&second.token, &before.request())
+        .await
+        .expect_error(400, "decrypt_failed");
+    let reply = env.decrypt(&second.token, &fresh.request()).await;
+    expect_decrypted(&reply, "current");
+}
+
+#[tokio::test]
+async fn a_replay_after_logout_and_relogin_opens_with_the_previous_key() {
+    replay_after_logout(&Env::start(Settings::standard())).await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 2. No padding oracle
 // ---------------------------------------------------------------------------------------------
@@ -1265,6 +1309,10 @@ async fn no_scenario_leaks_a_secret_at_trace_level() {
     let env = Env::start(trace(Settings::standard()));
     rotation_race(&env).await;
     assert_no_leaks(&env, "rotation race");
+
+    let env = Env::start(trace(Settings::standard()));
+    replay_after_logout(&env).await;
+    assert_no_leaks(&env, "replay after logout");
 
     let env = Env::start(trace(Settings::standard()));
     padding_oracle(&env).await;

@@ -27,6 +27,7 @@ mod codes;
 mod concurrency;
 mod keys;
 mod purge;
+mod retention;
 mod rotation;
 mod sessions;
 mod tokens;
@@ -48,6 +49,7 @@ pub use codes::*;
 pub use concurrency::*;
 pub use keys::*;
 pub use purge::*;
+pub use retention::*;
 pub use rotation::*;
 pub use sessions::*;
 pub use tokens::*;
@@ -134,7 +136,7 @@ macro_rules! conformance_tests {
             session_ends_at_absolute_expiry_despite_renewal,
             touch_extends_but_never_past_absolute,
             touch_of_missing_or_expired_session_is_a_noop,
-            end_session_is_immediate_and_drops_ring_with_last_session,
+            end_session_is_immediate_and_retires_key_with_last_session,
             end_user_sessions_ends_all,
             delete_user_removes_everything,
             session_cap_evicts_oldest,
@@ -147,6 +149,9 @@ macro_rules! conformance_tests {
             purge_removes_expired_and_keeps_live,
             purge_works_in_bounded_batches,
             purge_eventually_drops_every_orphaned_ring,
+            logout_of_the_last_session_retires_the_key_for_the_window,
+            delete_user_leaves_no_key,
+            orphan_purge_retires_keys_and_removes_them_after_the_window,
             access_token_round_trips_and_newer_wins,
             forced_refresh_is_spaced_and_capped,
             concurrent_forced_refresh_claims_have_one_winner,

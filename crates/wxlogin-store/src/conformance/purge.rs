@@ -8,8 +8,9 @@ use super::{APP, Expect as _, T0, at, check, check_eq, login};
 use crate::model::{CodeHash, KeyRingPolicy, PurgeLimits, PurgeReport};
 use crate::traits::Store;
 
-/// One pass removes expired sessions, expired code records, rings of users without a live
-/// session, retired keys past the window and inactive users; everything live stays.
+/// One pass removes expired sessions, expired code records, retired keys past the window and
+/// inactive users, and retires the current key of users without a live session; everything
+/// live stays.
 pub async fn purge_removes_expired_and_keeps_live(store: Arc<dyn Store>) {
     let now = T0 + Duration::days(200);
     let ring_policy = KeyRingPolicy {
@@ -32,7 +33,8 @@ pub async fn purge_removes_expired_and_keeps_live(store: Arc<dyn Store>) {
         .await
         .or_fail("record_login");
 
-    // Recently active user whose only session expired (idle): session and ring go, user stays.
+    // Recently active user whose only session expired (idle): the session goes, the key is
+    // retired (for the key window), the user stays.
     let mut lapsed = login(APP, "oLapsed", "k", now - Duration::days(8));
     lapsed.session.idle_expires_at = now - Duration::days(1);
     let lapsed_hash = lapsed.session.token_hash;
@@ -91,7 +93,7 @@ pub async fn purge_removes_expired_and_keeps_live(store: Arc<dyn Store>) {
         PurgeReport {
             expired_sessions: 2, // oLapsed's, and oGone's (absolute: 30 days)
             expired_login_codes: 1,
-            orphaned_key_rings: 2, // oLapsed, oGone
+            orphaned_key_rings: 2, // oLapsed, oGone (retired, then deleted with the user)
             retired_keys: 1,       // oLive's "old"
             inactive_users: 1,     // oGone
             more: false,
@@ -169,8 +171,9 @@ pub async fn purge_removes_expired_and_keeps_live(store: Arc<dyn Store>) {
             .key_ring(lapsed_user, now, ring_policy)
             .await
             .or_fail("key_ring")
-            .is_empty(),
-        "ring of a user without live session kept"
+            .iter()
+            .all(|key| !key.current && key.retired_at == Some(now)),
+        "a user without live session kept a current key"
     );
     check!(
         store
@@ -252,11 +255,12 @@ pub async fn purge_works_in_bounded_batches(store: Arc<dyn Store>) {
     );
 }
 
-/// Rings and phones whose user holds no live session go, however they got orphaned, and
-/// nothing of a user with a live session does. Two ways in: sessions expiring (the purge sees
-/// them go), and a phone saved after its user's last session had expired and been purged (no
-/// purge sees anything expire then, so only a look at the users themselves finds it). With a
-/// small batch both take many passes; each stays within the batch.
+/// Current keys and phones whose user holds no live session go (the key into retirement),
+/// however they got orphaned, and nothing of a user with a live session does. Two ways in:
+/// sessions expiring (the purge sees them go), and a phone saved after its user's last session
+/// had expired and been purged (no purge sees anything expire then, so only a look at the
+/// users themselves finds it). With a small batch both take many passes; each stays within
+/// the batch.
 pub async fn purge_eventually_drops_every_orphaned_ring(store: Arc<dyn Store>) {
     const USERS: i64 = 20;
     let now = T0 + Duration::days(8);
@@ -293,7 +297,7 @@ pub async fn purge_eventually_drops_every_orphaned_ring(store: Arc<dyn Store>) {
         }
     }
 
-    // The expiry path: the lapsed users' sessions and rings go, a few per pass.
+    // The expiry path: the lapsed users' sessions go and their keys retire, a few per pass.
     let mut dropped = 0;
     for pass in 1.. {
         check!(pass <= 5 * USERS, "purge keeps reporting more");
@@ -311,16 +315,26 @@ pub async fn purge_eventually_drops_every_orphaned_ring(store: Arc<dyn Store>) {
     check_eq!(
         dropped,
         lapsed.len() as u64,
-        "rings dropped once each after their sessions expired"
+        "rings retired once each after their sessions expired"
     );
+    let after_window = now + Duration::try_from(policy.window).expect("window");
     for &user in &lapsed {
         check!(
             store
                 .key_ring(user, now, policy)
                 .await
                 .or_fail("key_ring")
+                .iter()
+                .all(|key| !key.current),
+            "a current key outlived its user's expired sessions"
+        );
+        check!(
+            store
+                .key_ring(user, after_window, policy)
+                .await
+                .or_fail("key_ring")
                 .is_empty(),
-            "a ring outlived its user's expired sessions"
+            "a key outlived its window after its user's sessions expired"
         );
         // Orphaned the other way: no session of this user will ever expire again.
         check!(

@@ -234,9 +234,10 @@ pub async fn touch_of_missing_or_expired_session_is_a_noop(store: Arc<dyn Store>
     );
 }
 
-/// Ending a session hides it at once and bumps the epoch; the key ring survives while another
-/// session is live and goes with the last one.
-pub async fn end_session_is_immediate_and_drops_ring_with_last_session(store: Arc<dyn Store>) {
+/// Ending a session hides it at once and bumps the epoch; the key ring is untouched while
+/// another session is live, and the last one's end retires the current key (kept for the key
+/// window, see `retention`).
+pub async fn end_session_is_immediate_and_retires_key_with_last_session(store: Arc<dyn Store>) {
     let a = login(APP, "oUser", "k", T0);
     let b = login(APP, "oUser", "k", at(1));
     let (hash_a, id_a) = (a.session.token_hash, a.session.session_id);
@@ -289,13 +290,13 @@ pub async fn end_session_is_immediate_and_drops_ring_with_last_session(store: Ar
         store.end_session(id_b, at(3)).await.or_fail("end_session"),
         "end_session returned false"
     );
+    let ring = store
+        .key_ring(user, at(3), policy)
+        .await
+        .or_fail("key_ring");
     check!(
-        store
-            .key_ring(user, at(3), policy)
-            .await
-            .or_fail("key_ring")
-            .is_empty(),
-        "ending the last live session kept the key ring"
+        ring.len() == 1 && !ring[0].current && ring[0].retired_at == Some(at(3)),
+        "ending the last live session must retire the current key at that moment: {ring:?}"
     );
     check!(
         !store.end_session(id_b, at(4)).await.or_fail("end_session"),
@@ -311,8 +312,8 @@ pub async fn end_session_is_immediate_and_drops_ring_with_last_session(store: Ar
     );
 }
 
-/// Revoke-all ends every session of the user (and only theirs), drops the ring and bumps the
-/// epoch once there was something to end.
+/// Revoke-all ends every session of the user (and only theirs), retires the current key and
+/// bumps the epoch once there was something to end.
 pub async fn end_user_sessions_ends_all(store: Arc<dyn Store>) {
     let mut hashes = Vec::new();
     let mut user = None;
@@ -361,8 +362,9 @@ pub async fn end_user_sessions_ends_all(store: Arc<dyn Store>) {
             .key_ring(user, at(5), KeyRingPolicy::default())
             .await
             .or_fail("key_ring")
-            .is_empty(),
-        "revoke-all kept the key ring"
+            .iter()
+            .all(|key| !key.current && key.retired_at == Some(at(5))),
+        "revoke-all kept a current key"
     );
     check!(
         store

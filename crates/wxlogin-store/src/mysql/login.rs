@@ -293,6 +293,27 @@ async fn lock_ring(
         .collect())
 }
 
+/// Retires the user's current key at `now_ms`, if there is one; returns whether there was.
+/// Call with the user's row locked. Read through [`lock_ring`] and changed by primary key,
+/// for the reason given there.
+pub(super) async fn retire_current_key(
+    tx: &mut Transaction<'static, MySql>,
+    user_id: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let ring = lock_ring(tx, user_id).await?;
+    let Some(current) = ring.iter().find(|entry| entry.retired_at.is_none()) else {
+        return Ok(false);
+    };
+    sqlx::query("UPDATE session_keys SET retired_at = ? WHERE user_id = ? AND fingerprint = ?")
+        .bind(now_ms)
+        .bind(user_id)
+        .bind(current.fingerprint.as_slice())
+        .execute(&mut **tx)
+        .await?;
+    Ok(true)
+}
+
 /// Makes `key` the current key of `ring` (as just read by [`lock_ring`]), retiring the
 /// previous current key if it differs, then drops retired keys beyond the policy's count or
 /// outside its window. Returns whether the key changed.

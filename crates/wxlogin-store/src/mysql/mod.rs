@@ -386,7 +386,29 @@ async fn delete_user_sessions(
     Ok(deleted)
 }
 
-/// Drops the user's key ring and stored phone number. Returns how many rows went.
+/// What happens to a user's ring and phone once they hold no live session (their last one
+/// just ended, or expired): the current session_key is retired at `now_ms`, so it stays usable
+/// as a previous key for the key window (a client replaying encryptedData after its re-login
+/// still decrypts it), and the stored phone number goes at once. Keys retired earlier keep
+/// their own retirement time; the purge removes each once its window is over. Call with the
+/// user's row locked, having checked that no session is live. Returns whether anything
+/// changed.
+async fn retire_ring(
+    tx: &mut Transaction<'static, MySql>,
+    user_id: &str,
+    now_ms: i64,
+) -> Result<bool, StoreError> {
+    let retired = login::retire_current_key(tx, user_id, now_ms).await?;
+    let phones = sqlx::query("DELETE FROM user_phones WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(retired || phones > 0)
+}
+
+/// Drops the user's whole key ring and stored phone number at once, retired keys included:
+/// for deleting the user, which keeps nothing for the key window. Returns how many rows went.
 async fn drop_ring(tx: &mut Transaction<'static, MySql>, user_id: &str) -> Result<u64, StoreError> {
     let mut dropped = 0;
     for sql in [

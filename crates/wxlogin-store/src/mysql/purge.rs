@@ -14,21 +14,26 @@
 //! a login that comes later waits and then starts afresh.
 //!
 //! # Orphaned rings without scanning every user
-//! Every write that ends a session explicitly (logout, revoke, family revocation, user
-//! deletion; cap eviction never ends the last one) drops the ring and phone with the user's
-//! last live session, in the same transaction. So in normal operation a ring is orphaned only
-//! by *expiry*, which this purge observes itself: the owners of the expired sessions it
-//! deletes are the only users checked, O(`batch_size`) index probes where asking "which users
-//! with a ring have no live session" reads every user (and outlived the statement timeout on
-//! MariaDB at a million sessions).
+//! A user who holds no live session keeps no current session_key and no phone number: their
+//! current key is retired (it stays usable as a previous key for the key window, then the
+//! retired-keys step removes it like any other) and the phone is dropped. Every write that
+//! ends a session explicitly (logout, revoke, family revocation; cap eviction never ends the
+//! last one; user deletion removes everything) does this with the user's last live session,
+//! in the same transaction. So in normal operation a ring is orphaned only by *expiry*, which
+//! this purge observes itself: the owners of the expired sessions it deletes are the only
+//! users checked, O(`batch_size`) index probes where asking "which users with a ring have no
+//! live session" reads every user (and outlived the statement timeout on MariaDB at a million
+//! sessions). Keys retired less than `key_window` ago are never touched here, so the window
+//! of a key retired by a logout or a rotation is not cut short.
 //!
 //! What that misses (a pass that failed between the two steps, a phone saved just after its
 //! user's last session expired, data from before this scheme) a sweep catches: each pass
 //! examines the next [`SWEEP_FACTOR`] × `batch_size` users by primary key, from a cursor kept
-//! in memory ([`SweepCursor`]) that wraps to the start, and drops the orphans among them
-//! within what is left of the batch. At 10 M users and the server's default batch of 1 000, a
-//! full sweep is 2 500 passes: at most about 42 hours at one pass a minute, less when passes
-//! repeat because some kind filled its batch.
+//! in memory ([`SweepCursor`]) that wraps to the start, and retires the rings of the orphans
+//! (a current key or a phone, no live session) among them within what is left of the batch.
+//! At 10 M users and the server's default batch of 1 000, a full sweep is 2 500 passes: at
+//! most about 42 hours at one pass a minute, less when passes repeat because some kind filled
+//! its batch.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -37,7 +42,7 @@ use time::OffsetDateTime;
 
 use super::{
     MySqlStore, delete_user_sessions, drop_ring, duration_millis, has_live_session, lock_user,
-    millis, retry,
+    millis, retire_ring, retry,
 };
 use crate::error::StoreError;
 use crate::model::{PurgeLimits, PurgeReport};
@@ -90,7 +95,7 @@ pub(super) async fn run(
     )
     .await?;
     let orphans = orphans_among(store, &owners, now_ms).await?;
-    let mut orphaned_key_rings = drop_rings(store, &orphans, now_ms).await?;
+    let mut orphaned_key_rings = retire_rings(store, &orphans, now_ms).await?;
     let room = batch.saturating_sub_unsigned(orphaned_key_rings);
     if room > 0 {
         orphaned_key_rings +=
@@ -183,8 +188,8 @@ async fn delete_expired_sessions(
     Ok((deleted, owners))
 }
 
-/// Those of `users` (ascending) who own a ring or phone and hold no session live at `now_ms`,
-/// by a plain read: the candidates worth a locked transaction each.
+/// Those of `users` (ascending) who own a current key or a phone and hold no session live at
+/// `now_ms`, by a plain read: the candidates worth a locked transaction each.
 async fn orphans_among(
     store: &MySqlStore,
     users: &[String],
@@ -199,7 +204,8 @@ async fn orphans_among(
             ids.push_bind(user_id.as_str());
         }
         ids.push_unseparated(
-            ") AND (EXISTS (SELECT 1 FROM session_keys AS k WHERE k.user_id = u.user_id) \
+            ") AND (EXISTS (SELECT 1 FROM session_keys AS k \
+                 WHERE k.user_id = u.user_id AND k.retired_at IS NULL) \
              OR EXISTS (SELECT 1 FROM user_phones AS p WHERE p.user_id = u.user_id)) \
              AND NOT EXISTS (SELECT 1 FROM sessions AS s \
                  WHERE s.user_id = u.user_id AND s.idle_expires_at > ",
@@ -215,9 +221,13 @@ async fn orphans_among(
     Ok(orphans)
 }
 
-/// Drops the whole ring (and stored phone) of each of `users` who, checked again under their
-/// row lock, holds no live session; returns how many lost something.
-async fn drop_rings(store: &MySqlStore, users: &[String], now_ms: i64) -> Result<u64, StoreError> {
+/// Retires the current key and drops the phone of each of `users` who, checked again under
+/// their row lock, holds no live session; returns how many lost something.
+async fn retire_rings(
+    store: &MySqlStore,
+    users: &[String],
+    now_ms: i64,
+) -> Result<u64, StoreError> {
     let mut dropped = 0;
     for user_id in users {
         let done = retry(|| async {
@@ -227,9 +237,9 @@ async fn drop_rings(store: &MySqlStore, users: &[String], now_ms: i64) -> Result
             {
                 return Ok(false);
             }
-            let removed = drop_ring(&mut tx, user_id).await?;
+            let changed = retire_ring(&mut tx, user_id, now_ms).await?;
             tx.commit().await?;
-            Ok(removed > 0)
+            Ok(changed)
         })
         .await?;
         dropped += u64::from(done);
@@ -237,7 +247,7 @@ async fn drop_rings(store: &MySqlStore, users: &[String], now_ms: i64) -> Result
     Ok(dropped)
 }
 
-/// One sweep step: drops the rings of at most `room` orphans among the next `window` users
+/// One sweep step: retires the rings of at most `room` orphans among the next `window` users
 /// after the cursor, and moves the cursor on. Returns how many users lost something.
 async fn sweep(store: &MySqlStore, now_ms: i64, window: i64, room: i64) -> Result<u64, StoreError> {
     // Every id sorts after the empty string: "after ''" is "from the start".
@@ -261,7 +271,8 @@ async fn sweep(store: &MySqlStore, now_ms: i64, window: i64, room: i64) -> Resul
     let orphans: Vec<(String,)> = sqlx::query_as(
         "SELECT u.user_id FROM users AS u WHERE u.user_id > ? AND u.user_id <= ? \
          AND (EXISTS (SELECT 1 FROM session_keys AS k \
-                  WHERE k.user_id = u.user_id AND k.user_id > ? AND k.user_id <= ?) \
+                  WHERE k.user_id = u.user_id AND k.user_id > ? AND k.user_id <= ? \
+                  AND k.retired_at IS NULL) \
               OR EXISTS (SELECT 1 FROM user_phones AS p \
                   WHERE p.user_id = u.user_id AND p.user_id > ? AND p.user_id <= ?)) \
          AND NOT EXISTS (SELECT 1 FROM sessions AS s \
@@ -282,7 +293,7 @@ async fn sweep(store: &MySqlStore, now_ms: i64, window: i64, room: i64) -> Resul
     .fetch_all(&store.pool)
     .await?;
     let orphans: Vec<String> = orphans.into_iter().map(|(id,)| id).collect();
-    let dropped = drop_rings(store, &orphans, now_ms).await?;
+    let dropped = retire_rings(store, &orphans, now_ms).await?;
     // With the room used up there may be more orphans in this window: resume after the last
     // one taken. Otherwise the window is done; a short one was the end of the table.
     let next = match orphans.last() {

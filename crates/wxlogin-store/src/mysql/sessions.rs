@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    MySqlStore, bump_epoch, delete_session, delete_user_sessions, drop_ring, from_millis,
-    has_live_session, id_text, lock_user, millis, parse_id, retry, text,
+    MySqlStore, bump_epoch, delete_session, delete_user_sessions, from_millis, has_live_session,
+    id_text, lock_user, millis, parse_id, retire_ring, retry, text,
 };
 use crate::error::StoreError;
 use crate::model::{Rotation, SessionRecord, TokenHash};
@@ -88,9 +88,9 @@ impl SessionStore for MySqlStore {
     async fn end_user_sessions(
         &self,
         user_id: Uuid,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        retry(|| end_user_sessions_once(self, user_id)).await
+        retry(|| end_user_sessions_once(self, user_id, now)).await
     }
 
     async fn find_session_by_id(
@@ -159,8 +159,9 @@ async fn end_session_once(
 }
 
 /// Ends one session of `user_id`, whose row the caller has locked: what `end_session` does,
-/// and what a family revocation must do alike (delete, drop the ring and phone with the
-/// user's last live session, bump the epoch last). Returns whether the session was there.
+/// and what a family revocation must do alike (delete; with the user's last live session,
+/// retire the current key and drop the phone; bump the epoch last). Returns whether the
+/// session was there.
 pub(super) async fn end_locked(
     tx: &mut Transaction<'static, MySql>,
     session_id: &str,
@@ -171,18 +172,24 @@ pub(super) async fn end_locked(
         return Ok(false);
     }
     if !has_live_session(tx, user_id, now_ms).await? {
-        drop_ring(tx, user_id).await?;
+        retire_ring(tx, user_id, now_ms).await?;
     }
     bump_epoch(tx).await?;
     Ok(true)
 }
 
-async fn end_user_sessions_once(store: &MySqlStore, user_id: Uuid) -> Result<u64, StoreError> {
+async fn end_user_sessions_once(
+    store: &MySqlStore,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
     let user_text = id_text(user_id);
     let mut tx = store.begin().await?;
+    // No user, no sessions and no ring (foreign keys): nothing below then matches.
     lock_user(&mut tx, &user_text).await?;
     let ended = delete_user_sessions(&mut tx, &user_text).await?;
-    drop_ring(&mut tx, &user_text).await?;
+    // No session is left, live or not: the current key is retired, the phone dropped.
+    retire_ring(&mut tx, &user_text, millis(now)).await?;
     if ended > 0 {
         bump_epoch(&mut tx).await?;
     }

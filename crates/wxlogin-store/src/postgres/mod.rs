@@ -39,6 +39,7 @@ mod sessions;
 mod tokens;
 mod users;
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -223,26 +224,38 @@ async fn bump_epoch(tx: &mut Transaction<'static, Postgres>) -> Result<(), Store
     Ok(())
 }
 
-/// Drops a user's key ring and stored phone number when they have no session live at `now_ms`.
-/// The caller holds the user's lock.
-async fn drop_ring_unless_live(
+/// What happens to the ring and phone of each of `users` who holds no session live at
+/// `now_ms` (their last one just ended, or expired): the current session_key is retired at
+/// `now_ms`, so it stays usable as a previous key for the key window (a client replaying
+/// encryptedData after its re-login still decrypts it), and the stored phone number goes at
+/// once. Keys retired earlier keep their own retirement time; the purge removes each once its
+/// window is over. The caller holds the users' locks. Returns how many users lost something.
+async fn retire_rings_unless_live(
     tx: &mut Transaction<'static, Postgres>,
-    user_id: Uuid,
+    users: &[Uuid],
     now_ms: i64,
-) -> Result<(), StoreError> {
-    for sql in [
-        "DELETE FROM session_keys WHERE user_id = $1 AND NOT EXISTS \
-         (SELECT 1 FROM sessions WHERE user_id = $1 AND idle_expires_at > $2)",
-        "DELETE FROM user_phones WHERE user_id = $1 AND NOT EXISTS \
-         (SELECT 1 FROM sessions WHERE user_id = $1 AND idle_expires_at > $2)",
-    ] {
-        sqlx::query(sql)
-            .bind(user_id)
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await?;
+) -> Result<u64, StoreError> {
+    if users.is_empty() {
+        return Ok(0);
     }
-    Ok(())
+    let mut changed = HashSet::new();
+    for sql in [
+        "UPDATE session_keys AS k SET retired_at = $2 \
+         WHERE k.user_id = ANY($1) AND k.retired_at IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM sessions AS s WHERE s.user_id = k.user_id AND s.idle_expires_at > $2) \
+         RETURNING k.user_id",
+        "DELETE FROM user_phones AS p WHERE p.user_id = ANY($1) AND NOT EXISTS \
+         (SELECT 1 FROM sessions AS s WHERE s.user_id = p.user_id AND s.idle_expires_at > $2) \
+         RETURNING p.user_id",
+    ] {
+        let rows: Vec<(Uuid,)> = sqlx::query_as(sql)
+            .bind(users)
+            .bind(now_ms)
+            .fetch_all(&mut **tx)
+            .await?;
+        changed.extend(rows.into_iter().map(|(id,)| id));
+    }
+    Ok(changed.len() as u64)
 }
 
 #[async_trait]

@@ -11,29 +11,33 @@
 //! between is seen, and one still in flight holds the lock and is skipped.
 //!
 //! # Orphaned rings without scanning every user
-//! Every write that ends a session explicitly (logout, revoke, family revocation, user
-//! deletion; cap eviction never ends the last one) drops the ring and phone with the user's
-//! last live session, in the same transaction. So in normal operation a ring is orphaned only
-//! by *expiry*, which this purge observes itself: the `DELETE` of expired sessions returns
-//! their owners, and only those users are checked. That costs O(`batch_size`) index probes,
-//! where asking "which users with a ring have no live session" anti-joins every user.
+//! A user who holds no live session keeps no current session_key and no phone number: their
+//! current key is retired (it stays usable as a previous key for the key window, then the
+//! retired-keys step removes it like any other) and the phone is dropped. Every write that
+//! ends a session explicitly (logout, revoke, family revocation; cap eviction never ends the
+//! last one; user deletion removes everything) does this with the user's last live session,
+//! in the same transaction. So in normal operation a ring is orphaned only by *expiry*, which
+//! this purge observes itself: the `DELETE` of expired sessions returns their owners, and only
+//! those users are checked. That costs O(`batch_size`) index probes, where asking "which users
+//! with a ring have no live session" anti-joins every user. Keys retired less than
+//! `key_window` ago are never touched here, so the window of a key retired by a logout or a
+//! rotation is not cut short.
 //!
 //! What that misses (a pass that failed between the two steps, a phone saved just after its
 //! user's last session expired, data from before this scheme) a sweep catches: each pass
 //! examines the next [`SWEEP_FACTOR`] × `batch_size` users by primary key, from a cursor kept
-//! in memory ([`SweepCursor`]) that wraps to the start, and drops the orphans among them
-//! within what is left of the batch. At 10 M users and the server's default batch of 1 000, a
-//! full sweep is 2 500 passes: at most about 42 hours at one pass a minute, less when passes
-//! repeat because some kind filled its batch.
+//! in memory ([`SweepCursor`]) that wraps to the start, and retires the rings of the orphans
+//! (a current key or a phone, no live session) among them within what is left of the batch.
+//! At 10 M users and the server's default batch of 1 000, a full sweep is 2 500 passes: at
+//! most about 42 hours at one pass a minute, less when passes repeat because some kind filled
+//! its batch.
 
-use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
 
-use sqlx::{Postgres, Transaction};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{PostgresStore, duration_millis, millis, retry};
+use super::{PostgresStore, duration_millis, millis, retire_rings_unless_live, retry};
 use crate::error::StoreError;
 use crate::model::{PurgeLimits, PurgeReport};
 
@@ -83,7 +87,7 @@ pub(super) async fn run(
     )
     .await?;
 
-    let mut orphaned_key_rings = retry(|| drop_rings_of(store, &owners, now_ms)).await?;
+    let mut orphaned_key_rings = retry(|| retire_rings_of(store, &owners, now_ms)).await?;
     let room = batch.saturating_sub_unsigned(orphaned_key_rings);
     if room > 0 {
         orphaned_key_rings +=
@@ -162,9 +166,9 @@ async fn delete_expired_sessions(
     Ok((deleted, owners))
 }
 
-/// Drops the ring and phone of those of `users` who hold no live session; returns how many
-/// users lost something.
-async fn drop_rings_of(
+/// Retires the current key and drops the phone of those of `users` who hold no live session
+/// (see [`retire_rings_unless_live`]); returns how many users lost something.
+async fn retire_rings_of(
     store: &PostgresStore,
     users: &[Uuid],
     now_ms: i64,
@@ -175,7 +179,8 @@ async fn drop_rings_of(
     let mut tx = store.begin().await?;
     let rows: Vec<(Uuid,)> = sqlx::query_as(
         "SELECT u.user_id FROM users AS u WHERE u.user_id = ANY($1) \
-         AND (EXISTS (SELECT 1 FROM session_keys AS k WHERE k.user_id = u.user_id) \
+         AND (EXISTS (SELECT 1 FROM session_keys AS k \
+                  WHERE k.user_id = u.user_id AND k.retired_at IS NULL) \
               OR EXISTS (SELECT 1 FROM user_phones AS p WHERE p.user_id = u.user_id)) \
          AND NOT EXISTS \
          (SELECT 1 FROM sessions AS s WHERE s.user_id = u.user_id AND s.idle_expires_at > $2) \
@@ -186,12 +191,12 @@ async fn drop_rings_of(
     .fetch_all(&mut *tx)
     .await?;
     let locked: Vec<Uuid> = rows.into_iter().map(|(id,)| id).collect();
-    let dropped = drop_locked(&mut tx, &locked, now_ms).await?;
+    let dropped = retire_rings_unless_live(&mut tx, &locked, now_ms).await?;
     tx.commit().await?;
     Ok(dropped)
 }
 
-/// One sweep step: drops the rings of at most `room` orphans among the next `window` users
+/// One sweep step: retires the rings of at most `room` orphans among the next `window` users
 /// after the cursor, and moves the cursor on. Returns how many users lost something.
 async fn sweep(
     store: &PostgresStore,
@@ -216,7 +221,7 @@ async fn sweep(
         return Ok(0);
     };
     let (dropped, locked) =
-        retry(|| drop_orphans_between(store, after, last, now_ms, room)).await?;
+        retry(|| retire_orphans_between(store, after, last, now_ms, room)).await?;
     // With the room used up there may be more orphans in this window: resume after the last
     // one taken. Otherwise the window is done; a short one was the end of the table.
     let next = match locked.last() {
@@ -228,10 +233,10 @@ async fn sweep(
     Ok(dropped)
 }
 
-/// Locks up to `room` users in (`after`, `last`] that own a ring or phone but hold no live
-/// session (skipping users locked by someone else), drops what they own, and returns how many
-/// lost something together with the ids locked, ascending.
-async fn drop_orphans_between(
+/// Locks up to `room` users in (`after`, `last`] that own a current key or a phone but hold no
+/// live session (skipping users locked by someone else), retires the key and drops the phone,
+/// and returns how many lost something together with the ids locked, ascending.
+async fn retire_orphans_between(
     store: &PostgresStore,
     after: Uuid,
     last: Uuid,
@@ -250,7 +255,8 @@ async fn drop_orphans_between(
     let rows: Vec<(Uuid,)> = sqlx::query_as(
         "SELECT u.user_id FROM users AS u WHERE u.user_id > $1 AND u.user_id <= $2 \
          AND (EXISTS (SELECT 1 FROM session_keys AS k \
-                  WHERE k.user_id = u.user_id AND k.user_id > $1 AND k.user_id <= $2) \
+                  WHERE k.user_id = u.user_id AND k.user_id > $1 AND k.user_id <= $2 \
+                  AND k.retired_at IS NULL) \
               OR EXISTS (SELECT 1 FROM user_phones AS p \
                   WHERE p.user_id = u.user_id AND p.user_id > $1 AND p.user_id <= $2)) \
          AND NOT EXISTS (SELECT 1 FROM sessions AS s \
@@ -264,38 +270,9 @@ async fn drop_orphans_between(
     .fetch_all(&mut *tx)
     .await?;
     let locked: Vec<Uuid> = rows.into_iter().map(|(id,)| id).collect();
-    let dropped = drop_locked(&mut tx, &locked, now_ms).await?;
+    let dropped = retire_rings_unless_live(&mut tx, &locked, now_ms).await?;
     tx.commit().await?;
     Ok((dropped, locked))
-}
-
-/// Drops the whole ring and stored phone of those of `users` (whose rows the caller has
-/// locked) who still hold no live session; returns how many users lost something.
-async fn drop_locked(
-    tx: &mut Transaction<'static, Postgres>,
-    users: &[Uuid],
-    now_ms: i64,
-) -> Result<u64, StoreError> {
-    if users.is_empty() {
-        return Ok(0);
-    }
-    let mut dropped = HashSet::new();
-    for sql in [
-        "DELETE FROM session_keys AS k WHERE k.user_id = ANY($1) AND NOT EXISTS \
-         (SELECT 1 FROM sessions AS s WHERE s.user_id = k.user_id AND s.idle_expires_at > $2) \
-         RETURNING k.user_id",
-        "DELETE FROM user_phones AS p WHERE p.user_id = ANY($1) AND NOT EXISTS \
-         (SELECT 1 FROM sessions AS s WHERE s.user_id = p.user_id AND s.idle_expires_at > $2) \
-         RETURNING p.user_id",
-    ] {
-        let rows: Vec<(Uuid,)> = sqlx::query_as(sql)
-            .bind(users)
-            .bind(now_ms)
-            .fetch_all(&mut **tx)
-            .await?;
-        dropped.extend(rows.into_iter().map(|(id,)| id));
-    }
-    Ok(dropped.len() as u64)
 }
 
 /// Deletes up to `batch` users last seen at or before `cutoff_ms` who hold no session live at

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    PostgresStore, bump_epoch, drop_ring_unless_live, from_millis, lock_user, millis, retry,
+    PostgresStore, bump_epoch, from_millis, lock_user, millis, retire_rings_unless_live, retry,
 };
 use crate::error::StoreError;
 use crate::model::{Rotation, SessionRecord, TokenHash};
@@ -78,9 +78,9 @@ impl SessionStore for PostgresStore {
     async fn end_user_sessions(
         &self,
         user_id: Uuid,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        retry(|| end_user_sessions_once(self, user_id)).await
+        retry(|| end_user_sessions_once(self, user_id, now)).await
     }
 
     async fn find_session_by_id(
@@ -145,8 +145,9 @@ async fn end_session_once(
 }
 
 /// Ends one session of `user_id`, whose row the caller has locked: what `end_session` does,
-/// and what a family revocation must do alike (delete, drop the ring and phone with the
-/// user's last live session, bump the epoch last). Returns whether the session was there.
+/// and what a family revocation must do alike (delete; with the user's last live session,
+/// retire the current key and drop the phone; bump the epoch last). Returns whether the
+/// session was there.
 pub(super) async fn end_locked(
     tx: &mut Transaction<'static, Postgres>,
     session_id: Uuid,
@@ -161,26 +162,26 @@ pub(super) async fn end_locked(
     if ended == 0 {
         return Ok(false);
     }
-    drop_ring_unless_live(tx, user_id, now_ms).await?;
+    retire_rings_unless_live(tx, &[user_id], now_ms).await?;
     bump_epoch(tx).await?;
     Ok(true)
 }
 
-async fn end_user_sessions_once(store: &PostgresStore, user_id: Uuid) -> Result<u64, StoreError> {
+async fn end_user_sessions_once(
+    store: &PostgresStore,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
     let mut tx = store.begin().await?;
-    // No user, no sessions (foreign key): the deletes below then match nothing.
+    // No user, no sessions (foreign key): the statements below then match nothing.
     lock_user(&mut tx, user_id).await?;
     let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?
         .rows_affected();
-    for sql in [
-        "DELETE FROM session_keys WHERE user_id = $1",
-        "DELETE FROM user_phones WHERE user_id = $1",
-    ] {
-        sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
-    }
+    // No session is left, live or not: the current key is retired, the phone dropped.
+    retire_rings_unless_live(&mut tx, &[user_id], millis(now)).await?;
     if ended > 0 {
         bump_epoch(&mut tx).await?;
     }

@@ -213,25 +213,32 @@ async fn bump_epoch(tx: &mut Transaction<'static, Sqlite>) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Drops a user's key ring and stored phone number when they have no session live at `now_ms`.
-async fn drop_ring_unless_live(
+/// What happens to a user's ring and phone when they hold no session live at `now_ms` (their
+/// last one just ended, or expired): the current session_key is retired at `now_ms`, so it
+/// stays usable as a previous key for the key window (a client replaying encryptedData after
+/// its re-login still decrypts it), and the stored phone number goes at once. Keys retired
+/// earlier keep their own retirement time; the purge removes each once its window is over.
+/// Returns whether anything changed.
+async fn retire_ring_unless_live(
     tx: &mut Transaction<'static, Sqlite>,
     user_id: &str,
     now_ms: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
+    let mut changed = 0;
     for sql in [
-        "DELETE FROM session_keys WHERE user_id = ?1 AND NOT EXISTS \
-         (SELECT 1 FROM sessions WHERE user_id = ?1 AND idle_expires_at > ?2)",
+        "UPDATE session_keys SET retired_at = ?2 WHERE user_id = ?1 AND retired_at IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM sessions WHERE user_id = ?1 AND idle_expires_at > ?2)",
         "DELETE FROM user_phones WHERE user_id = ?1 AND NOT EXISTS \
          (SELECT 1 FROM sessions WHERE user_id = ?1 AND idle_expires_at > ?2)",
     ] {
-        sqlx::query(sql)
+        changed += sqlx::query(sql)
             .bind(user_id)
             .bind(now_ms)
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected();
     }
-    Ok(())
+    Ok(changed > 0)
 }
 
 #[async_trait]

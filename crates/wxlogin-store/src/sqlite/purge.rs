@@ -6,22 +6,28 @@
 //! `DELETE … WHERE … LIMIT n` (single table) or a select-then-delete instead.
 //!
 //! # Orphaned rings without scanning every user
-//! Every write that ends a session explicitly drops the ring and phone with the user's last
-//! live session, so in normal operation a ring is orphaned only by *expiry*, which this purge
-//! observes itself: the `DELETE` of expired sessions returns their owners, and only those
-//! users are checked, O(`batch_size`) index probes instead of an anti-join of every user.
+//! A user who holds no live session keeps no current session_key and no phone number: their
+//! current key is retired (it stays usable as a previous key for the key window, then the
+//! retired-keys step removes it like any other) and the phone is dropped. Every write that
+//! ends a session explicitly does this with the user's last live session, so in normal
+//! operation a ring is orphaned only by *expiry*, which this purge observes itself: the
+//! `DELETE` of expired sessions returns their owners, and only those users are checked,
+//! O(`batch_size`) index probes instead of an anti-join of every user. Keys retired less than
+//! `key_window` ago are never touched here, so the window of a key retired by a logout or a
+//! rotation is not cut short.
+//!
 //! What that misses (a pass that failed between the two steps, a phone saved just after its
 //! user's last session expired, data from before this scheme) a sweep catches: each pass
 //! examines the next [`SWEEP_FACTOR`] × `batch_size` users by primary key from a cursor kept
-//! in memory ([`SweepCursor`]), wrapping to the start. At 10 M users and the server's default
-//! batch of 1 000, a full sweep is 2 500 passes: at most about 42 hours at one pass a minute.
+//! in memory ([`SweepCursor`]), wrapping to the start, looking for a current key or a phone
+//! without a live session. At 10 M users and the server's default batch of 1 000, a full
+//! sweep is 2 500 passes: at most about 42 hours at one pass a minute.
 
 use std::sync::{Mutex, PoisonError};
 
-use sqlx::{Sqlite, Transaction};
 use time::OffsetDateTime;
 
-use super::{SqliteStore, duration_millis, millis};
+use super::{SqliteStore, duration_millis, millis, retire_ring_unless_live};
 use crate::error::StoreError;
 use crate::model::{PurgeLimits, PurgeReport};
 
@@ -84,7 +90,7 @@ pub(super) async fn run(
     )
     .await?;
 
-    let mut orphaned_key_rings = drop_rings_of(store, &owners, now_ms).await?;
+    let mut orphaned_key_rings = retire_rings_of(store, &owners, now_ms).await?;
     let room = batch.saturating_sub_unsigned(orphaned_key_rings);
     if room > 0 {
         orphaned_key_rings +=
@@ -144,9 +150,9 @@ async fn delete(
         .rows_affected())
 }
 
-/// Drops the ring and phone of those of `users` who hold no live session; returns how many
-/// users lost something.
-async fn drop_rings_of(
+/// Retires the current key and drops the phone of those of `users` who hold no live session
+/// (see [`retire_ring_unless_live`]); returns how many users lost something.
+async fn retire_rings_of(
     store: &SqliteStore,
     users: &[String],
     now_ms: i64,
@@ -157,14 +163,15 @@ async fn drop_rings_of(
     let mut tx = store.begin_write().await?;
     let mut dropped = 0;
     for user_id in users {
-        dropped += u64::from(drop_ring_if_orphaned(&mut tx, user_id, now_ms).await?);
+        dropped += u64::from(retire_ring_unless_live(&mut tx, user_id, now_ms).await?);
     }
     tx.commit().await?;
     Ok(dropped)
 }
 
-/// One sweep step: drops the rings of at most `room` orphans among the next `window` users
-/// after the cursor, and moves the cursor on. Returns how many users lost something.
+/// One sweep step: retires the rings of at most `room` orphans (a current key or a phone, no
+/// live session) among the next `window` users after the cursor, and moves the cursor on.
+/// Returns how many users lost something.
 ///
 /// The reads run on the read pool, outside the write transaction (which must not wait for a
 /// read connection: in memory both pools are one connection); the deletes re-check.
@@ -192,7 +199,8 @@ async fn sweep(
     };
     let orphans: Vec<(String,)> = sqlx::query_as(
         "SELECT u.user_id FROM users AS u WHERE u.user_id > ?1 AND u.user_id <= ?2 \
-         AND (EXISTS (SELECT 1 FROM session_keys AS k WHERE k.user_id = u.user_id) \
+         AND (EXISTS (SELECT 1 FROM session_keys AS k \
+                  WHERE k.user_id = u.user_id AND k.retired_at IS NULL) \
               OR EXISTS (SELECT 1 FROM user_phones AS p WHERE p.user_id = u.user_id)) \
          AND NOT EXISTS \
          (SELECT 1 FROM sessions AS s WHERE s.user_id = u.user_id AND s.idle_expires_at > ?3) \
@@ -205,7 +213,7 @@ async fn sweep(
     .fetch_all(&store.reader)
     .await?;
     let orphans: Vec<String> = orphans.into_iter().map(|(id,)| id).collect();
-    let dropped = drop_rings_of(store, &orphans, now_ms).await?;
+    let dropped = retire_rings_of(store, &orphans, now_ms).await?;
     // With the room used up there may be more orphans in this window: resume after the last
     // one taken. Otherwise the window is done; a short one was the end of the table.
     let next = match orphans.last() {
@@ -215,28 +223,4 @@ async fn sweep(
     };
     store.sweep.set(next);
     Ok(dropped)
-}
-
-/// Drops a user's key ring and stored phone number unless they hold a session live at
-/// `now_ms`; returns whether anything went.
-async fn drop_ring_if_orphaned(
-    tx: &mut Transaction<'static, Sqlite>,
-    user_id: &str,
-    now_ms: i64,
-) -> Result<bool, StoreError> {
-    let mut dropped = 0;
-    for sql in [
-        "DELETE FROM session_keys WHERE user_id = ?1 AND NOT EXISTS \
-         (SELECT 1 FROM sessions WHERE user_id = ?1 AND idle_expires_at > ?2)",
-        "DELETE FROM user_phones WHERE user_id = ?1 AND NOT EXISTS \
-         (SELECT 1 FROM sessions WHERE user_id = ?1 AND idle_expires_at > ?2)",
-    ] {
-        dropped += sqlx::query(sql)
-            .bind(user_id)
-            .bind(now_ms)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-    }
-    Ok(dropped > 0)
 }

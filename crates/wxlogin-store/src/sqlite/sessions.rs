@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{
-    SqliteStore, bump_epoch, drop_ring_unless_live, from_millis, id_text, millis, parse_id,
+    SqliteStore, bump_epoch, from_millis, id_text, millis, parse_id, retire_ring_unless_live,
 };
 use crate::error::StoreError;
 use crate::model::{Rotation, SessionRecord, TokenHash};
@@ -89,7 +89,7 @@ impl SessionStore for SqliteStore {
     async fn end_user_sessions(
         &self,
         user_id: Uuid,
-        _now: OffsetDateTime,
+        now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let user_text = id_text(user_id);
         let mut tx = self.begin_write().await?;
@@ -98,12 +98,8 @@ impl SessionStore for SqliteStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        for sql in [
-            "DELETE FROM session_keys WHERE user_id = ?1",
-            "DELETE FROM user_phones WHERE user_id = ?1",
-        ] {
-            sqlx::query(sql).bind(&user_text).execute(&mut *tx).await?;
-        }
+        // No session is left, live or not: the current key is retired, the phone dropped.
+        retire_ring_unless_live(&mut tx, &user_text, millis(now)).await?;
         if ended > 0 {
             bump_epoch(&mut tx).await?;
         }
@@ -159,8 +155,8 @@ pub(super) async fn live_session_by_id<'e>(
 }
 
 /// Ends one session of `user_id` inside a write transaction: what `end_session` does, and
-/// what a family revocation must do alike (delete, bump the epoch, drop the ring and phone
-/// with the user's last live session).
+/// what a family revocation must do alike (delete, bump the epoch, and with the user's last
+/// live session retire the current key and drop the phone).
 pub(super) async fn end_one(
     tx: &mut Transaction<'static, Sqlite>,
     session_id: &str,
@@ -172,7 +168,8 @@ pub(super) async fn end_one(
         .execute(&mut **tx)
         .await?;
     bump_epoch(tx).await?;
-    drop_ring_unless_live(tx, user_id, now_ms).await
+    retire_ring_unless_live(tx, user_id, now_ms).await?;
+    Ok(())
 }
 
 fn session_record(row: SessionRow) -> Result<SessionRecord, StoreError> {
