@@ -430,7 +430,8 @@ cache_counters() {
 # server_warnings LABEL: WARN / ERROR lines the instances logged, by kind (first words).
 server_warnings() {
   local label=$1 summary
-  summary=$(cat "$RUN/$label"-[0-9]*.err | grep -E ' (WARN|ERROR) ' | sed -E 's/^[^ ]+ +//' |
+  # (No warning at all is the good case: grep's exit status 1 must not end the run.)
+  summary=$(cat "$RUN/$label"-[0-9]*.err | { grep -E ' (WARN|ERROR) ' || true; } | sed -E 's/^[^ ]+ +//' |
     cut -c1-70 | sort | uniq -c | awk '{n=$1; $1=""; printf "%s×%s; ", n, $0}')
   [[ -z $summary ]] || say "  $label server warnings: $summary"
 }
