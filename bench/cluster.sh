@@ -73,22 +73,17 @@ SEEDER=$CARGO_TARGET_DIR/release/wxlogin-bench-seed-sql
 PG_URL=${BENCH_POSTGRES_URL:-${WXLTEST_POSTGRES_URL:-}}
 MY_URL=${BENCH_MYSQL_URL:-${WXLTEST_MYSQL_URL:-}}
 REDIS_URL=${BENCH_REDIS_URL:-${WXLTEST_REDIS_URL:-}}
-for v in $(env | sed -n 's/^\(WXLOGIN_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+# shellcheck source=lib.sh
+source bench/lib.sh
 
-PIDS=()
 DATABASES=() # "KIND NAME" to drop on exit
 OWN_SERVICES=0
 cleanup() {
-  local pid entry
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  local entry
+  stop_started
   for entry in "${DATABASES[@]}"; do drop_database $entry || true; done
   if [[ $OWN_SERVICES == 1 ]]; then services_stop; fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { echo "$*" | tee -a "$RESULTS"; }
 
 # ---- tools, services and builds ----------------------------------------------------------------
 command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
@@ -136,37 +131,6 @@ if [[ ${BENCH_BUILD:-1} != 0 ]]; then
 fi
 
 # ---- helpers -----------------------------------------------------------------------------------
-# start NAME CMD...: runs CMD in the background, waits for "listening on ADDR", sets ADDR and PID.
-start() {
-  local name=$1
-  shift
-  : >"$RUN/$name.out" # exists before the first look below, however the child is scheduled
-  "$@" >"$RUN/$name.out" 2>"$RUN/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 600); do
-    ADDR=$(sed -n 's/^listening on \(.*\)$/\1/p' "$RUN/$name.out" | head -1)
-    [[ -n $ADDR ]] && return 0
-    kill -0 "$PID" 2>/dev/null || { tail -5 "$RUN/$name.err" >&2; echo "$name died" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$name did not start" >&2
-  exit 1
-}
-# stop PID: stops a process started here and forgets it (a later cleanup must not signal a
-# reused pid).
-stop() {
-  local keep=() p
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; } # utime + stime
-rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-machine_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
-HZ=$(getconf CLK_TCK)
 # url_port URL: the port of scheme://[user[:password]@]host:port[/path][?query].
 url_port() {
   local rest=${1#*://}

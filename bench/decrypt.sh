@@ -24,21 +24,9 @@ mkdir -p "$RUN"
 [[ -x $WXLOGIN ]] || { echo "build first: bash bench/run.sh (or set WXLOGIN)"; exit 1; }
 command -v wrk >/dev/null || { echo "wrk missing: apt-get install -y wrk"; exit 1; }
 
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-start() {  # start NAME CMD…: sets ADDR and PID
-  local name=$1; shift
-  "$@" >"$RUN/$name.out" 2>"$RUN/$name.err" &
-  PID=$!; PIDS+=("$PID")
-  for _ in $(seq 100); do
-    ADDR=$(sed -n 's/^listening on //p' "$RUN/$name.out" | head -1)
-    [[ -n $ADDR ]] && return 0
-    sleep 0.1
-  done
-  echo "$name did not start"; cat "$RUN/$name.err"; exit 1
-}
-say() { echo "$*" | tee -a "$RUN/results.txt"; }
+RESULTS=$RUN/results.txt
+# shellcheck source=lib.sh
+source bench/lib.sh
 run_wrk() {  # run_wrk LABEL SCRIPT URL ARGS…
   local label=$1 script=$2 url=$3; shift 3
   wrk -t2 -c64 -d"${WARMUP}s" -s "$script" "$url" -- "$@" >/dev/null

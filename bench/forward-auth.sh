@@ -44,18 +44,8 @@ WXLOGIN=$CARGO_TARGET_DIR/release/wxlogin
 TRIVIAL=$CARGO_TARGET_DIR/release/wxlogin-bench-reference
 SEEDER=$CARGO_TARGET_DIR/release/wxlogin-bench-seed
 
-for v in $(env | sed -n 's/^\(WXLOGIN_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-say() { echo "$*" | tee -a "$RESULTS"; }
+# shellcheck source=lib.sh
+source bench/lib.sh
 
 command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 [[ -x $NGINX ]] || { apt-get update && apt-get install -y nginx; }
@@ -64,32 +54,6 @@ cargo build --release --bin wxlogin
 (cd bench/reference-server && cargo build --release)
 (cd bench/seed && cargo build --release)
 
-# start NAME CMD...: runs CMD in the background, waits for "listening on ADDR", sets ADDR and PID.
-start() {
-  local name=$1
-  shift
-  : >"$RUN/$name.out"
-  "$@" >"$RUN/$name.out" 2>"$RUN/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 600); do
-    ADDR=$(sed -n 's/^listening on \(.*\)$/\1/p' "$RUN/$name.out" | head -1)
-    [[ -n $ADDR ]] && return 0
-    kill -0 "$PID" 2>/dev/null || { tail -5 "$RUN/$name.err" >&2; echo "$name died" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$name did not start" >&2
-  exit 1
-}
-stop() {
-  local keep=() p
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
-  PIDS=("${keep[@]}")
-}
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime
-HZ=$(getconf CLK_TCK)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # ---- store, servers ----------------------------------------------------------------------------

@@ -59,18 +59,8 @@ WXLOGIN=$CARGO_TARGET_DIR/release/wxlogin
 REFERENCE=$CARGO_TARGET_DIR/release/wxlogin-bench-reference
 SEEDER=$CARGO_TARGET_DIR/release/wxlogin-bench-seed
 
-# Never let the caller's WXLOGIN_* variables change the server under test.
-for v in $(env | sed -n 's/^\(WXLOGIN_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
-
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT INT TERM
-
-say() { echo "$*" | tee -a "$RESULTS"; }
+# shellcheck source=lib.sh
+source bench/lib.sh
 
 # ---- tools and builds ------------------------------------------------------------------------
 if ! command -v wrk >/dev/null; then
@@ -113,29 +103,7 @@ fi
 [[ $(wc -l <"$TOKENS") -ge $SESSIONS ]] || { echo "token file incomplete: delete $SEED_DIR" >&2; exit 1; }
 
 # ---- helpers -----------------------------------------------------------------------------------
-# start NAME CMD...: runs CMD in the background, waits for "listening on ADDR", sets ADDR and PID.
-start() {
-  local name=$1
-  shift
-  "$@" >"$RUN/$name.out" 2>"$RUN/$name.err" &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 600); do
-    ADDR=$(sed -n 's/^listening on \(.*\)$/\1/p' "$RUN/$name.out" | head -1)
-    [[ -n $ADDR ]] && return 0
-    kill -0 "$PID" 2>/dev/null || { cat "$RUN/$name.err" >&2; echo "$name died" >&2; exit 1; }
-    sleep 0.1
-  done
-  echo "$name did not start" >&2
-  exit 1
-}
-stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }  # utime + stime, clock ticks
 syscr() { awk '/^syscr/ {print $2}' "/proc/$1/io"; }
-rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$1/status"; }
-machine_busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
-HZ=$(getconf CLK_TCK)
 
 # measure LABEL PID URL POOLSIZE: warm-up then a measured window; one RESULT line.
 measure() {
@@ -144,10 +112,10 @@ measure() {
     -- "$TOKENS" "$pool" >"$RUN/$label.warmup.txt"
   local c0 r0 m0 c1 r1 m1 load
   load=$(cut -d' ' -f1-3 /proc/loadavg)
-  c0=$(cpu_ticks "$pid"); r0=$(syscr "$pid"); m0=$(machine_busy)
+  c0=$(ticks "$pid"); r0=$(syscr "$pid"); m0=$(machine_busy)
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s bench/lua/session.lua \
     "$url/v1/session" -- "$TOKENS" "$pool" >"$RUN/$label.txt"
-  c1=$(cpu_ticks "$pid"); r1=$(syscr "$pid"); m1=$(machine_busy)
+  c1=$(ticks "$pid"); r1=$(syscr "$pid"); m1=$(machine_busy)
   local result requests
   result=$(grep '^RESULT' "$RUN/$label.txt" | sed 's/^RESULT //')
   requests=$(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$result")
@@ -267,11 +235,11 @@ fi
 stop "$REF_PID"
 [[ $LOGIN == 1 ]] || exit 0
 python3 bench/gen_codes.py "$SIM" "$APPID" "$LOGIN_CODES" "$RUN/codes.txt" "bench-$(date +%s)" | tee -a "$RESULTS"
-c0=$(cpu_ticks "$WX_PID"); s0=$(cpu_ticks "$SIM_PID"); m0=$(machine_busy)
+c0=$(ticks "$WX_PID"); s0=$(ticks "$SIM_PID"); m0=$(machine_busy)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"${LOGIN_DURATION}s" --latency -s bench/lua/login.lua "$WX/v1/login" \
   -- "$RUN/codes.txt" "$THREADS" "$APPID" >"$RUN/login.txt"
-c1=$(cpu_ticks "$WX_PID"); s1=$(cpu_ticks "$SIM_PID"); m1=$(machine_busy)
+c1=$(ticks "$WX_PID"); s1=$(ticks "$SIM_PID"); m1=$(machine_busy)
 result=$(grep '^RESULT' "$RUN/login.txt" | sed 's/^RESULT //')
 ok=$(sed -n 's/.*logins_ok=\([0-9]*\).*/\1/p' <<<"$result")
 say "$(printf 'login %s wxlogin_cpu_us_per_login=%.0f simulator_cpu_us_per_login=%.0f machine_busy=%s loadavg_before=%s' \
