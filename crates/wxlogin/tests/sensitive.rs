@@ -58,6 +58,23 @@ fn seal(key: &str, plaintext: &[u8]) -> String {
     wxlogin_crypto::encrypt(key, VEC_IV, plaintext).unwrap()
 }
 
+/// Moves both clocks past the 10-minute previous-key window, then asserts that data sealed
+/// under the old key (`before`) no longer opens while data under the current key (`fresh`)
+/// still does.
+async fn expect_previous_key_gone_after_window(
+    env: &Env,
+    token: &str,
+    before: &UserInfo,
+    fresh: &UserInfo,
+) {
+    env.advance_both_clocks(601).await;
+    env.decrypt(token, &before.request())
+        .await
+        .expect_error(400, "decrypt_failed");
+    let reply = env.decrypt(token, &fresh.request()).await;
+    expect_decrypted(&reply, "current");
+}
+
 /// Asserts a successful decrypt: 200, JSON, the generation that worked, no watermark.
 #[track_caller]
 fn expect_decrypted(reply: &Reply, generation: &str) -> Value {
@@ -133,12 +150,7 @@ async fn rotation_race(env: &Env) {
         .expect_error(400, "invalid_request");
 
     // Once the window has passed, the previous key is gone.
-    env.advance_both_clocks(601).await;
-    env.decrypt(&second.token, &before.request())
-        .await
-        .expect_error(400, "decrypt_failed");
-    let reply = env.decrypt(&second.token, &fresh.request()).await;
-    expect_decrypted(&reply, "current");
+    expect_previous_key_gone_after_window(env, &second.token, &before, &fresh).await;
 }
 
 #[tokio::test]
@@ -177,12 +189,7 @@ async fn replay_after_logout(env: &Env) {
     expect_decrypted(&reply, "current");
 
     // Once the window after the logout has passed, the previous key is gone.
-    env.advance_both_clocks(601).await;
-    env.decrypt(&second.token, &before.request())
-        .await
-        .expect_error(400, "decrypt_failed");
-    let reply = env.decrypt(&second.token, &fresh.request()).await;
-    expect_decrypted(&reply, "current");
+    expect_previous_key_gone_after_window(env, &second.token, &before, &fresh).await;
 }
 
 #[tokio::test]
